@@ -1,0 +1,14 @@
+//! portsweep: sweep Kubernetes node CIDRs with raw SYN probes and audit the
+//! answers against the port plan of each node's role.
+//!
+//! Data flows one way through the modules:
+//! `target` (what to probe, in which order) → `wire` (the bytes of a probe and
+//! of a reply) → `io` (raw sockets, behind traits) → `engine` (the pipeline that
+//! sends, receives, validates and records) → `report` (what the user reads).
+//! `lab` builds network-namespace test hosts with a known ground truth.
+pub mod engine;
+pub mod io;
+pub mod lab;
+pub mod report;
+pub mod target;
+pub mod wire;

@@ -1,0 +1,181 @@
+//! Port lists in nmap syntax: `22,80,30000-32767`, with `T:`/`U:` switching
+//! the protocol of the ports that follow (`T:6443,U:123,8472`). Duplicates
+//! merge; the result is sorted, TCP before UDP, and indexable both ways.
+use std::fmt;
+
+/// Transport protocol of a probed port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("bad port specification {token:?}: {reason}")]
+pub struct PortSpecError {
+    pub token: String,
+    pub reason: String,
+}
+
+/// A sorted, deduplicated list of (protocol, port) with O(1) reverse lookup.
+#[derive(Clone)]
+pub struct PortList {
+    ports: Vec<(Protocol, u16)>,
+    /// `index[proto][port]` = position in `ports`, or `u32::MAX`.
+    index: [Box<[u32]>; 2],
+}
+
+impl fmt::Debug for PortList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ports.iter()).finish()
+    }
+}
+
+impl PartialEq for PortList {
+    fn eq(&self, other: &Self) -> bool {
+        self.ports == other.ports
+    }
+}
+
+impl PortList {
+    /// Parses nmap-style port syntax; ports without a prefix are `default`.
+    pub fn parse(spec: &str, default: Protocol) -> Result<PortList, PortSpecError> {
+        let mut proto = default;
+        let mut out = Vec::new();
+        for raw in spec.split(',') {
+            let mut token = raw.trim();
+            let err = |reason: &str| PortSpecError { token: raw.trim().to_string(), reason: reason.to_string() };
+            if let Some((p, rest)) = token.split_once(':') {
+                proto = match p.trim() {
+                    "T" | "t" => Protocol::Tcp,
+                    "U" | "u" => Protocol::Udp,
+                    _ => return Err(err("protocol prefix must be T: or U:")),
+                };
+                token = rest.trim();
+            }
+            if token.is_empty() {
+                return Err(err("empty port"));
+            }
+            let (a, b) = match token.split_once('-') {
+                Some((a, b)) => (parse_port(a.trim()).map_err(|r| err(&r))?, parse_port(b.trim()).map_err(|r| err(&r))?),
+                None => {
+                    let p = parse_port(token).map_err(|r| err(&r))?;
+                    (p, p)
+                }
+            };
+            if a > b {
+                return Err(err("range start is after its end"));
+            }
+            out.extend((a..=b).map(|p| (proto, p)));
+        }
+        Ok(PortList::from_ports(out))
+    }
+
+    pub fn from_ports(mut ports: Vec<(Protocol, u16)>) -> PortList {
+        ports.sort_unstable();
+        ports.dedup();
+        let mut index = [vec![u32::MAX; 65536].into_boxed_slice(), vec![u32::MAX; 65536].into_boxed_slice()];
+        for (i, &(proto, port)) in ports.iter().enumerate() {
+            index[proto as usize][port as usize] = i as u32;
+        }
+        PortList { ports, index }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ports.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ports.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> (Protocol, u16) {
+        self.ports[i]
+    }
+
+    pub fn as_slice(&self) -> &[(Protocol, u16)] {
+        &self.ports
+    }
+
+    pub fn index_of(&self, proto: Protocol, port: u16) -> Option<usize> {
+        let i = self.index[proto as usize][port as usize];
+        (i != u32::MAX).then_some(i as usize)
+    }
+
+    pub fn count(&self, proto: Protocol) -> usize {
+        self.ports.iter().filter(|p| p.0 == proto).count()
+    }
+
+    /// Compact nmap-style text of the list (`T:22,80-81,U:53`).
+    pub fn to_spec(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut last_proto = None;
+        let mut i = 0;
+        while i < self.ports.len() {
+            let (proto, start) = self.ports[i];
+            let mut j = i;
+            while j + 1 < self.ports.len() && self.ports[j + 1] == (proto, self.ports[j].1.wrapping_add(1)) && self.ports[j].1 != u16::MAX {
+                j += 1;
+            }
+            let end = self.ports[j].1;
+            let prefix = if last_proto != Some(proto) { if proto == Protocol::Tcp { "T:" } else { "U:" } } else { "" };
+            last_proto = Some(proto);
+            parts.push(if start == end { format!("{prefix}{start}") } else { format!("{prefix}{start}-{end}") });
+            i = j + 1;
+        }
+        parts.join(",")
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u32>() {
+        Ok(0) => Err("port 0 cannot be scanned".into()),
+        Ok(p) if p <= 65535 => Ok(p as u16),
+        Ok(p) => Err(format!("port {p} is above 65535")),
+        Err(_) => Err(format!("{s:?} is not a port number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Protocol::*;
+
+    #[test]
+    fn parses_merges_and_indexes() {
+        let l = PortList::parse("443, 22,80-82,81,30000-30002", Tcp).unwrap();
+        let want: Vec<_> = [22, 80, 81, 82, 443, 30000, 30001, 30002].iter().map(|&p| (Tcp, p)).collect();
+        assert_eq!(l.as_slice(), &want[..]);
+        assert_eq!(l.index_of(Tcp, 443), Some(4));
+        assert_eq!(l.index_of(Udp, 443), None);
+        assert_eq!(l.index_of(Tcp, 23), None);
+        assert_eq!(l.to_spec(), "T:22,80-82,443,30000-30002");
+    }
+
+    #[test]
+    fn protocol_prefixes_switch_following_ports() {
+        let l = PortList::parse("T:6443,10250,U:123,8472,T:1", Tcp).unwrap();
+        assert_eq!(l.as_slice(), &[(Tcp, 1), (Tcp, 6443), (Tcp, 10250), (Udp, 123), (Udp, 8472)]);
+        assert_eq!(l.count(Udp), 2);
+        assert_eq!(l.to_spec(), "T:1,6443,10250,U:123,8472");
+        assert_eq!(PortList::parse("65535,1-2", Tcp).unwrap().to_spec(), "T:1-2,65535");
+    }
+
+    #[test]
+    fn bad_specs_name_the_token() {
+        for (spec, token) in [("22,0", "0"), ("70000", "70000"), ("80-", "80-"), ("9-3", "9-3"), ("22,,23", ""), ("X:22", "X:22"), ("http", "http")] {
+            let e = PortList::parse(spec, Tcp).unwrap_err();
+            assert_eq!(e.token, token, "{spec}");
+        }
+    }
+}

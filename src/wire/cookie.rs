@@ -1,0 +1,116 @@
+//! Stateless probe validation: what a probe carries so that its reply can be
+//! recognised without remembering the probe.
+//!
+//! A keyed SipHash of (our address, target address, protocol, target port)
+//! gives the TCP sequence number (echoed back as `ack - 1` by SYN-ACK and RST,
+//! and quoted verbatim in ICMP errors) and 10 bits of the source port. The
+//! other 4 source-port bits carry the attempt number, so a reply also says
+//! which transmission it answers (for RTT samples) without weakening the
+//! check: a forged reply must guess 42 keyed bits.
+use std::hash::Hasher;
+use std::net::Ipv4Addr;
+
+use siphasher::sip::SipHasher13;
+
+/// Lowest source port we use; the 16,384 ports above it are ours.
+pub const SPORT_BASE: u16 = 49152;
+/// Attempts are numbered modulo this (the low source-port bits).
+pub const ATTEMPT_SLOTS: u8 = 16;
+
+/// The per-scan secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cookie {
+    k0: u64,
+    k1: u64,
+}
+
+/// What one probe carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeTag {
+    pub sport: u16,
+    pub seq: u32,
+}
+
+impl Cookie {
+    pub fn new(k0: u64, k1: u64) -> Cookie {
+        Cookie { k0, k1 }
+    }
+
+    /// A cookie with a fresh random key.
+    pub fn random() -> Cookie {
+        let mut b = [0u8; 16];
+        // getrandom only fails where the OS has no entropy source at all;
+        // a time-derived key still keeps strays out, so fall back to it.
+        if getrandom::fill(&mut b).is_err() {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            b = (t ^ (std::process::id() as u128) << 64).to_le_bytes();
+        }
+        let (a, c) = b.split_at(8);
+        Cookie::new(u64::from_le_bytes(a.try_into().unwrap_or_default()), u64::from_le_bytes(c.try_into().unwrap_or_default()))
+    }
+
+    #[inline]
+    fn hash(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16) -> u64 {
+        let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
+        h.write_u32(u32::from(src));
+        h.write_u32(u32::from(dst));
+        h.write_u32(((proto as u32) << 16) | dport as u32);
+        h.finish()
+    }
+
+    /// The tag for attempt `attempt` of a probe from `src` to `dst:dport`.
+    #[inline]
+    pub fn tag(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, attempt: u8) -> ProbeTag {
+        let h = self.hash(src, dst, proto, dport);
+        let port_bits = ((h >> 32) & 0x3FF) as u16;
+        ProbeTag { sport: SPORT_BASE + (port_bits << 4) + (attempt % ATTEMPT_SLOTS) as u16, seq: h as u32 }
+    }
+
+    /// Checks that `sport` and `seq` are those we put in a probe from `src`
+    /// to `dst:dport`; returns the attempt slot they carry.
+    #[inline]
+    pub fn check(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, sport: u16, seq: u32) -> Option<u8> {
+        if sport < SPORT_BASE {
+            return None;
+        }
+        let attempt = ((sport - SPORT_BASE) & 0xF) as u8;
+        (self.tag(src, dst, proto, dport, attempt) == ProbeTag { sport, seq }).then_some(attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(198, 19, 1, 7);
+
+    #[test]
+    fn round_trips_and_carries_the_attempt() {
+        let c = Cookie::new(1, 2);
+        for attempt in 0..16 {
+            let t = c.tag(A, B, 6, 6443, attempt);
+            assert!(t.sport >= SPORT_BASE);
+            assert_eq!(c.check(A, B, 6, 6443, t.sport, t.seq), Some(attempt));
+        }
+        assert_eq!(c.tag(A, B, 6, 6443, 0).seq, c.tag(A, B, 6, 6443, 5).seq);
+    }
+
+    #[test]
+    fn rejects_anything_else() {
+        let c = Cookie::new(1, 2);
+        let t = c.tag(A, B, 6, 6443, 1);
+        assert_eq!(c.check(A, B, 6, 6443, t.sport, t.seq ^ 1), None);
+        assert_eq!(c.check(A, B, 6, 6444, t.sport, t.seq), None);
+        assert_eq!(c.check(A, B, 17, 6443, t.sport, t.seq), None);
+        assert_eq!(c.check(B, A, 6, 6443, t.sport, t.seq), None);
+        assert_eq!(c.check(A, B, 6, 6443, t.sport ^ 0x10, t.seq), None);
+        assert_eq!(c.check(A, B, 6, 6443, 1000, t.seq), None);
+        assert_eq!(Cookie::new(1, 3).check(A, B, 6, 6443, t.sport, t.seq), None);
+    }
+
+    #[test]
+    fn random_keys_differ() {
+        assert_ne!(Cookie::random(), Cookie::random());
+    }
+}

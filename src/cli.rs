@@ -1,0 +1,141 @@
+//! Command-line definitions (clap derive). Kept apart from `main` so the
+//! same definitions generate the man page and shell completions.
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use portsweep::report::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(name = "portsweep", version, about = "Sweep Kubernetes nodes with raw SYN probes and audit them against the port plan of their roles")]
+#[command(after_help = "Exit codes: 0 success, 2 bad input, 3 runtime or privilege error, 130 interrupted (partial report written).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// SYN-scan targets and report every (host, port) as open, closed or filtered.
+    #[command(after_help = "Examples:
+  portsweep scan 198.19.0.8/29 198.19.1.0/24 -p 6443,2379-2380,10250,30000-32767 --rate 100000 --format json --output scan.json
+  portsweep scan @nodes.txt --exclude 198.19.1.13 -p 22,80,443 --dry-run
+  portsweep scan 198.19.1.0/24 -p 30000-32767 --rate max --retries 2 --seed 7 --format csv")]
+    Scan(ScanArgs),
+    /// Build a small simulated cluster in network namespaces, scan it, print the result, tear it down.
+    #[command(after_help = "Examples:
+  portsweep demo
+  portsweep demo --scenario fixtures/scenarios/cluster-250.toml --format json --output demo.json")]
+    Demo(DemoArgs),
+    /// Lab maintenance.
+    #[command(after_help = "Examples:\n  portsweep lab clean")]
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+    },
+    /// Print shell completions.
+    #[command(after_help = "Examples:\n  portsweep completions bash > /etc/bash_completion.d/portsweep")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (portsweep.1 and one per subcommand) into a directory.
+    #[command(after_help = "Examples:\n  portsweep man --dir /usr/local/share/man/man1")]
+    Man {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Delete lab namespaces left behind by killed processes.
+    Clean,
+}
+
+/// Packets per second, or `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(pub Option<u64>);
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    if s.eq_ignore_ascii_case("max") {
+        return Ok(Rate(None));
+    }
+    match s.replace('_', "").parse::<u64>() {
+        Ok(0) => Err("rate must be at least 1 packet/s, or `max`".into()),
+        Ok(n) => Ok(Rate(Some(n))),
+        Err(_) => Err(format!("{s:?} is not a number of packets/s or `max`")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 500ms, 2s)"))
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, @file (one per line, # comments).
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Ports in nmap syntax (22,80,30000-32767); duplicates are merged.
+    #[arg(short, long, value_name = "PORTS")]
+    pub ports: String,
+    /// Targets to leave out (same forms as TARGET).
+    #[arg(long, value_name = "TARGET")]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Print the probe count, the estimated time at the rate and the memory, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Packets per second over all senders, or `max`. The default, 100000,
+    /// is about 45 Mbit/s of SYNs; spread over hundreds of nodes by the
+    /// permutation it is a few hundred packets/s per node.
+    #[arg(long, default_value = "100000", value_parser = parse_rate)]
+    pub rate: Rate,
+    /// Most retry passes over still-silent pairs. Passes stop earlier once
+    /// the loss measured so far says no pair is likely still lost.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub retries: u8,
+    /// Fixed wait for late replies after each pass (default: derived from the measured RTT).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub wait: Option<Duration>,
+    /// Send and receive on this interface only.
+    #[arg(long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Source address of the probes (default: the kernel's route to the first target).
+    #[arg(long, value_name = "ADDR")]
+    pub source_ip: Option<Ipv4Addr>,
+    /// Seed of the probe order (reproducible order; random when absent).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sender threads (default: 1 at rates up to 150000/s, else one per core, at most 4).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub senders: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Write the report here (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario file to build instead of the built-in demo cluster.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

@@ -1,0 +1,63 @@
+//! One function per subcommand; shared plumbing for running a scan.
+mod demo;
+mod scan;
+
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::CommandFactory;
+use portsweep::report::{render_csv, render_json, render_table, write_output, OutputFormat, ScanReport};
+
+use crate::cli::{Cli, Command, LabAction, OutputArgs};
+use crate::Failure;
+
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Lab { action: LabAction::Clean } => {
+            let removed = portsweep::lab::Lab::clean_stale().map_err(Failure::runtime)?;
+            println!("removed {} stale lab namespace(s){}", removed.len(), if removed.is_empty() { String::new() } else { format!(": {}", removed.join(", ")) });
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "portsweep", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display())).map_err(Failure::runtime)?;
+            clap_mangen::generate_to(Cli::command(), &dir).with_context(|| format!("writing man pages to {}", dir.display())).map_err(Failure::runtime)?;
+            println!("man pages written to {}", dir.display());
+            Ok(0)
+        }
+    }
+}
+
+/// SIGINT/SIGTERM set the returned flag (the scan stops and writes what it
+/// has); a second signal exits at once.
+pub fn stop_flag() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(Failure::runtime)?;
+        signal_hook::flag::register(sig, stop.clone()).map_err(Failure::runtime)?;
+    }
+    Ok(stop)
+}
+
+/// Renders and writes a report as the output flags ask.
+pub fn emit(report: &ScanReport, out: &OutputArgs) -> Result<(), Failure> {
+    let format = out.format.unwrap_or(if out.output.is_none() && std::io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Json });
+    let text = match format {
+        OutputFormat::Table => render_table(report),
+        OutputFormat::Json => render_json(report),
+        OutputFormat::Csv => render_csv(report),
+    };
+    write_output(out.output.as_deref(), &text)
+        .with_context(|| match &out.output {
+            Some(p) => format!("writing {}", p.display()),
+            None => "writing to stdout".into(),
+        })
+        .map_err(Failure::runtime)
+}

@@ -1,0 +1,130 @@
+//! `portsweep scan`, and the scan runner the other commands share.
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use portsweep::engine::{self, Progress, ResultStore, ScanConfig, Shard};
+use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
+use portsweep::io::{ProbeSink, ReplySource};
+use portsweep::report::{RunInfo, ScanReport};
+use portsweep::target::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::wire::Cookie;
+
+use super::stop_flag;
+use crate::cli::{EngineArgs, ScanArgs};
+use crate::Failure;
+
+const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
+
+pub fn run(args: ScanArgs) -> Result<u8, Failure> {
+    let space = parse_space(&args.targets, &args.exclude, &args.ports)?;
+    if space.ports.count(Protocol::Udp) > 0 {
+        return Err(Failure::input(anyhow!("UDP ports ({}) are not scanned yet: only TCP SYN scanning is implemented", space.ports.to_spec())));
+    }
+    if args.dry_run {
+        print!("{}", dry_run(&space, &args.engine));
+        return Ok(0);
+    }
+    let stop = stop_flag()?;
+    let report = execute(space, &args.engine, stop, std::env::args().collect())?;
+    super::emit(&report, &args.output)?;
+    Ok(if report.complete { 0 } else { 130 })
+}
+
+pub fn parse_space(targets: &[String], exclude: &[String], ports: &str) -> Result<ScanSpace, Failure> {
+    let hosts = HostSet::parse(targets, exclude).map_err(Failure::input)?;
+    let ports = PortList::parse(ports, Protocol::Tcp).map_err(Failure::input)?;
+    Ok(ScanSpace::new(hosts, ports))
+}
+
+fn sender_count(engine: &EngineArgs) -> usize {
+    if let Some(n) = engine.senders {
+        return n as usize;
+    }
+    match engine.rate.0 {
+        Some(r) if r <= 150_000 => 1,
+        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4),
+    }
+}
+
+fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
+    let probes = space.len();
+    let store = ResultStore::bytes_for(probes, space.hosts.len());
+    let timing = probes.div_ceil(256) * 4 * 2;
+    let time = match engine.rate.0 {
+        Some(r) => format!("{:.1} s at {r} packets/s (first pass; retries add only silent pairs)", probes as f64 / r as f64),
+        None => "as fast as the machine sends (--rate max)".into(),
+    };
+    format!(
+        "{} hosts × {} ports = {} probes in the first pass\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
+        space.hosts.len(),
+        space.ports.len(),
+        probes,
+        time,
+        store,
+        store as f64 / (1 << 20) as f64,
+        timing
+    )
+}
+
+/// Opens the raw sockets and runs a scan of `space`, with a progress bar on
+/// a terminal. Returns the report (marked incomplete if `stop` was set).
+pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>) -> Result<ScanReport, Failure> {
+    let first = space.hosts.addr(0);
+    let source = resolve_source(engine.source_ip, first).with_context(|| format!("finding the source address for {first} (use --source-ip)")).map_err(Failure::runtime)?;
+    let seed = engine.seed.unwrap_or_else(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let raw_error = |e: std::io::Error, what: &str| {
+        if is_permission_error(&e) {
+            Failure::runtime(anyhow!("{GRANT_HINT}"))
+        } else {
+            Failure::runtime(anyhow::Error::new(e).context(format!("opening the {what} socket")))
+        }
+    };
+    let mut sinks: Vec<Box<dyn ProbeSink>> = Vec::new();
+    for _ in 0..sender_count(engine) {
+        sinks.push(Box::new(RawSender::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "raw send"))?));
+    }
+    let receiver: Box<dyn ReplySource> = Box::new(PacketReceiver::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "packet receive"))?);
+    let space = Arc::new(space);
+    let config = ScanConfig {
+        space: space.clone(),
+        source,
+        rate: engine.rate.0,
+        max_retries: engine.retries,
+        wait: engine.wait,
+        seed,
+        cookie: Cookie::random(),
+        shard: Shard::WHOLE,
+    };
+    let bar = progress_bar(space.len());
+    let mut on_tick = |p: &Progress| {
+        if let Some(bar) = &bar {
+            bar.set_position(p.probes_sent.min(p.first_pass_probes));
+            let pps = p.probes_sent as f64 / p.elapsed.as_secs_f64().max(1e-3);
+            bar.set_message(format!("pass {} · {} replies · {:.0} pps · {} open", p.pass + 1, p.replies, pps, p.open_found));
+        }
+    };
+    let outcome = engine::run(config, sinks, receiver, stop, &mut on_tick).context("scanning").map_err(Failure::runtime)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(ScanReport::build(&space, &outcome, RunInfo { args, seed, shard: "1/1".into() }))
+}
+
+fn progress_bar(total: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} sent · ETA {eta} · {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}

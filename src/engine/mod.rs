@@ -1,0 +1,546 @@
+//! The scan pipeline.
+//!
+//! ```text
+//!  coordinator ──PassJob──▶ sender threads: permutation → cookie → SYN → pacer → sink (sendmmsg)
+//!       ▲                                                                        │ kernel
+//!       └─────PassDone──────                                                     ▼
+//!  receiver thread: source (recvmmsg) → parse → cookie check → ResultStore (atomic nibbles)
+//! ```
+//! Senders share nothing but an atomic chunk counter: each claims 256
+//! consecutive positions of the permuted order, stamps the chunk's send time
+//! (so the receiver can compute RTTs from a reply alone) and sends them in
+//! batches. A pass ends when the senders are done and replies have stopped
+//! for an RTT-derived timeout; the next pass re-probes only silent pairs.
+//! How many passes run is decided from the loss the passes reveal (see
+//! [`RetryPolicy`]), capped by `--retries`.
+pub mod pace;
+pub mod rtt;
+pub mod store;
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{unbounded, RecvTimeoutError};
+
+use crate::io::{ProbeSink, ReplySource, RxBatch, TxBatch};
+use crate::target::{Permutation, Protocol, ScanSpace};
+use crate::wire::cookie::ATTEMPT_SLOTS;
+use crate::wire::ipv4::PROTO_TCP;
+use crate::wire::{Cookie, Reply, SynTemplate, SYN_LEN};
+use pace::Pacer;
+use rtt::RttEstimator;
+pub use store::{Answer, ResultStore};
+
+/// Positions a sender claims at a time; also the RTT timing granularity.
+const CHUNK: u64 = 256;
+const MAX_BATCH: usize = 256;
+
+/// Which part of the permuted order this scanner probes (0-based index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Positions of a `len`-position order that belong to this shard.
+    pub fn local_len(&self, len: u64) -> u64 {
+        if self.index >= len {
+            0
+        } else {
+            (len - self.index).div_ceil(self.count)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub space: Arc<ScanSpace>,
+    pub source: Ipv4Addr,
+    /// Probes per second over all senders; `None` = as fast as possible.
+    pub rate: Option<u64>,
+    /// Most retry passes after the first.
+    pub max_retries: u8,
+    /// Fixed per-pass final wait instead of the RTT-derived one.
+    pub wait: Option<Duration>,
+    pub seed: u64,
+    pub cookie: Cookie,
+    pub shard: Shard,
+}
+
+/// Counters, shared by all threads (relaxed atomics, summed per batch).
+#[derive(Debug, Default)]
+struct Counters {
+    probes_sent: AtomicU64,
+    retransmissions: AtomicU64,
+    replies: AtomicU64,
+    invalid_replies: AtomicU64,
+    new_answers: AtomicU64,
+    open_found: AtomicU64,
+    last_answer_us: AtomicU64,
+}
+
+/// Figures of a finished (or interrupted) scan.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScanStats {
+    pub probes_sent: u64,
+    pub replies: u64,
+    pub invalid_replies: u64,
+    pub retransmissions: u64,
+    pub duration_s: f64,
+    pub rate_pps: f64,
+    pub rx_dropped: u64,
+    pub passes: u32,
+    pub srtt_us: u64,
+}
+
+/// What a progress display sees, about ten times a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub pass: u32,
+    pub probes_sent: u64,
+    /// Probes of the first pass (the bulk of the work).
+    pub first_pass_probes: u64,
+    pub replies: u64,
+    pub open_found: u64,
+    pub elapsed: Duration,
+}
+
+pub struct Outcome {
+    pub store: ResultStore,
+    pub stats: ScanStats,
+    /// False when the scan was stopped before its passes finished.
+    pub complete: bool,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+}
+
+/// Decides after each retry pass whether another could still change a
+/// result. With round-trip loss `p`, pass k recovers `a_k ≈ L_{k-1}(1-p)` of
+/// the `L_{k-1}` pairs lost so far, so `p ≈ a_k / a_{k-1}` and the pairs still
+/// lost are `≈ a_k · p/(1-p)`. Passes continue while that exceeds
+/// `EXPECTED_LOST`; at 0 % loss this is one retry pass, at 4 % round-trip loss
+/// about seven (each costing only the still-silent pairs).
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    loss: Option<f64>,
+    expected_lost: f64,
+    prev_answers: u64,
+}
+
+impl RetryPolicy {
+    pub const EXPECTED_LOST: f64 = 1e-4;
+    /// Recoveries needed before a pass's ratio is trusted as a loss figure.
+    const MIN_SAMPLE: u64 = 200;
+
+    pub fn new() -> RetryPolicy {
+        RetryPolicy { loss: None, expected_lost: f64::INFINITY, prev_answers: 0 }
+    }
+
+    /// Feeds the new answers of a pass; true when another pass is worth it.
+    pub fn after_pass(&mut self, pass: u32, answers: u64) -> bool {
+        if pass == 0 {
+            self.prev_answers = answers;
+            return true;
+        }
+        if self.loss.is_none() || self.prev_answers >= Self::MIN_SAMPLE {
+            self.loss = Some(if self.prev_answers == 0 { 0.0 } else { (answers as f64 / self.prev_answers as f64).min(0.5) });
+        }
+        let p = self.loss.unwrap_or(0.0);
+        self.expected_lost = if answers > 0 { answers as f64 * p / (1.0 - p) } else { self.expected_lost.min(1.0) * p };
+        self.prev_answers = answers;
+        self.expected_lost >= Self::EXPECTED_LOST
+    }
+
+    pub fn loss_estimate(&self) -> Option<f64> {
+        self.loss
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Shared {
+    config: ScanConfig,
+    perm: Permutation,
+    local_len: u64,
+    store: ResultStore,
+    counters: Counters,
+    next_chunk: AtomicU64,
+    /// Send time (µs since `t0`, 0 = unsent) of each chunk, for the two
+    /// most recent passes (attempt & 1), and the attempt each slot holds.
+    chunk_sent_us: [Box<[AtomicU32]>; 2],
+    slot_attempt: [AtomicU8; 2],
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    rx_stop: AtomicBool,
+    timeout_us: AtomicU64,
+    srtt_us: AtomicU64,
+}
+
+impl Shared {
+    fn now_us(&self) -> u64 {
+        self.t0.elapsed().as_micros() as u64
+    }
+}
+
+struct PassJob {
+    attempt: u8,
+}
+
+/// Runs a scan to completion (or until `stop` is set), calling `on_tick`
+/// with progress about ten times a second from the calling thread.
+pub fn run(
+    config: ScanConfig,
+    sinks: Vec<Box<dyn ProbeSink>>,
+    source: Box<dyn ReplySource>,
+    stop: Arc<AtomicBool>,
+    on_tick: &mut dyn FnMut(&Progress),
+) -> io::Result<Outcome> {
+    let started = SystemTime::now();
+    let space = config.space.clone();
+    let perm = Permutation::new(space.len(), config.seed);
+    let local_len = config.shard.local_len(space.len());
+    let chunks = local_len.div_ceil(CHUNK) as usize;
+    let shared = Arc::new(Shared {
+        perm,
+        local_len,
+        store: ResultStore::new(space.len(), space.hosts.len()),
+        counters: Counters::default(),
+        next_chunk: AtomicU64::new(0),
+        chunk_sent_us: [(0..chunks).map(|_| AtomicU32::new(0)).collect(), (0..chunks).map(|_| AtomicU32::new(0)).collect()],
+        slot_attempt: [AtomicU8::new(u8::MAX), AtomicU8::new(u8::MAX)],
+        t0: Instant::now(),
+        stop,
+        rx_stop: AtomicBool::new(false),
+        timeout_us: AtomicU64::new(rtt::INITIAL_TIMEOUT.as_micros() as u64),
+        srtt_us: AtomicU64::new(0),
+        config,
+    });
+
+    let n_senders = sinks.len().max(1);
+    let per_thread_rate = shared.config.rate.map(|r| r as f64 / n_senders as f64);
+    let (done_tx, done_rx) = unbounded::<io::Result<()>>();
+    let mut job_txs = Vec::new();
+    let mut senders = Vec::new();
+    for sink in sinks {
+        let (job_tx, job_rx) = unbounded::<PassJob>();
+        job_txs.push(job_tx);
+        let shared = shared.clone();
+        let done_tx = done_tx.clone();
+        senders.push(std::thread::Builder::new().name("ps-send".into()).spawn(move || {
+            let mut sink = sink;
+            let mut batch = TxBatch::new(pace::batch_size(per_thread_rate, MAX_BATCH));
+            let mut pacer = Pacer::new(per_thread_rate);
+            for job in job_rx {
+                let r = send_pass(&shared, sink.as_mut(), &mut batch, &mut pacer, job.attempt);
+                if done_tx.send(r).is_err() {
+                    break;
+                }
+            }
+        })?);
+    }
+    drop(done_tx);
+    let receiver = {
+        let shared = shared.clone();
+        std::thread::Builder::new().name("ps-recv".into()).spawn(move || receive(&shared, source))?
+    };
+
+    let mut policy = RetryPolicy::new();
+    let mut passes = 0u32;
+    let mut complete = true;
+    let mut error = None;
+    let tick = Duration::from_millis(100);
+    let progress = |pass: u32| Progress {
+        pass,
+        probes_sent: shared.counters.probes_sent.load(Relaxed),
+        first_pass_probes: shared.local_len,
+        replies: shared.counters.replies.load(Relaxed),
+        open_found: shared.counters.open_found.load(Relaxed),
+        elapsed: shared.t0.elapsed(),
+    };
+    for pass in 0..=shared.config.max_retries as u32 {
+        let attempt = (pass % ATTEMPT_SLOTS as u32) as u8;
+        let slot = (attempt & 1) as usize;
+        for t in shared.chunk_sent_us[slot].iter() {
+            t.store(0, Relaxed);
+        }
+        shared.slot_attempt[slot].store(attempt, Relaxed);
+        shared.next_chunk.store(0, Relaxed);
+        let answers_before = shared.counters.new_answers.load(Relaxed);
+        for tx in &job_txs {
+            let _ = tx.send(PassJob { attempt });
+        }
+        passes += 1;
+        let mut pending = job_txs.len();
+        while pending > 0 {
+            match done_rx.recv_timeout(tick) {
+                Ok(r) => {
+                    pending -= 1;
+                    if let Err(e) = r {
+                        error.get_or_insert(e);
+                        shared.stop.store(true, Relaxed);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => on_tick(&progress(pass)),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        final_wait(&shared, on_tick, &progress, pass);
+        if shared.stop.load(Relaxed) {
+            complete = false;
+            break;
+        }
+        let answers = shared.counters.new_answers.load(Relaxed) - answers_before;
+        if !policy.after_pass(pass, answers) || all_answered(&shared) {
+            break;
+        }
+    }
+    on_tick(&progress(passes.saturating_sub(1)));
+    drop(job_txs);
+    for s in senders {
+        let _ = s.join();
+    }
+    shared.rx_stop.store(true, Relaxed);
+    let rx_dropped = match receiver.join() {
+        Ok(r) => r?,
+        Err(_) => return Err(io::Error::other("receiver thread panicked")),
+    };
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let shared = Arc::try_unwrap(shared).map_err(|_| io::Error::other("scan threads still hold the store"))?;
+    let duration = shared.t0.elapsed().as_secs_f64();
+    let c = &shared.counters;
+    let stats = ScanStats {
+        probes_sent: c.probes_sent.load(Relaxed),
+        replies: c.replies.load(Relaxed),
+        invalid_replies: c.invalid_replies.load(Relaxed),
+        retransmissions: c.retransmissions.load(Relaxed),
+        duration_s: duration,
+        rate_pps: if duration > 0.0 { c.probes_sent.load(Relaxed) as f64 / duration } else { 0.0 },
+        rx_dropped,
+        passes,
+        srtt_us: shared.srtt_us.load(Relaxed),
+    };
+    Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now() })
+}
+
+fn all_answered(shared: &Shared) -> bool {
+    shared.counters.new_answers.load(Relaxed) >= shared.local_len
+}
+
+/// Waits until replies to the pass have stopped: at least one timeout after
+/// the last probe, and half a timeout with no new answer, at most four
+/// timeouts in all. `--wait` fixes the timeout.
+fn final_wait(shared: &Shared, on_tick: &mut dyn FnMut(&Progress), progress: &dyn Fn(u32) -> Progress, pass: u32) {
+    let sent_end = shared.now_us();
+    let timeout = |s: &Shared| shared.config.wait.map(|w| w.as_micros() as u64).unwrap_or_else(|| s.timeout_us.load(Relaxed));
+    let mut last_tick = Instant::now();
+    loop {
+        let now = shared.now_us();
+        let t = timeout(shared);
+        let quiet = now.saturating_sub(shared.counters.last_answer_us.load(Relaxed));
+        if now >= sent_end + 4 * t || (now >= sent_end + t && quiet >= t / 2) {
+            return;
+        }
+        if shared.stop.load(Relaxed) && now >= sent_end + t.min(200_000) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        if last_tick.elapsed() >= Duration::from_millis(100) {
+            on_tick(&progress(pass));
+            last_tick = Instant::now();
+        }
+    }
+}
+
+fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8) -> io::Result<()> {
+    let config = &shared.config;
+    let space = &*config.space;
+    let retry = attempt > 0;
+    let template = SynTemplate::new();
+    let times = &shared.chunk_sent_us[(attempt & 1) as usize];
+    let (shard_index, shard_count) = (config.shard.index, config.shard.count);
+    batch.clear();
+    let mut flush = |batch: &mut TxBatch| -> io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        pacer.admit(batch.len());
+        sink.send(batch)?;
+        shared.counters.probes_sent.fetch_add(batch.len() as u64, Relaxed);
+        if retry {
+            shared.counters.retransmissions.fetch_add(batch.len() as u64, Relaxed);
+        }
+        batch.clear();
+        Ok(())
+    };
+    loop {
+        if shared.stop.load(Relaxed) {
+            break;
+        }
+        let chunk = shared.next_chunk.fetch_add(1, Relaxed);
+        let first = chunk * CHUNK;
+        if first >= shared.local_len {
+            break;
+        }
+        times[chunk as usize].store(shared.now_us().max(1) as u32, Relaxed);
+        for q in first..(first + CHUNK).min(shared.local_len) {
+            let index = shared.perm.at(q * shard_count + shard_index);
+            if retry && shared.store.get(index) != Answer::None {
+                continue;
+            }
+            let (dst, proto, dport) = space.pair(index);
+            debug_assert_eq!(proto, Protocol::Tcp);
+            let tag = config.cookie.tag(config.source, dst, PROTO_TCP, dport, attempt);
+            batch.push_with(dst, |slot| {
+                let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");
+                template.emit(out, config.source, dst, dport, tag, q as u16);
+                SYN_LEN
+            });
+            if batch.is_full() {
+                flush(batch)?;
+            }
+        }
+    }
+    flush(batch)
+}
+
+/// The receiver thread: runs until `rx_stop`, returns the kernel's drop count.
+fn receive(shared: &Shared, mut source: Box<dyn ReplySource>) -> io::Result<u64> {
+    let mut batch = RxBatch::new(MAX_BATCH);
+    let mut rtt = RttEstimator::new();
+    while !shared.rx_stop.load(Relaxed) {
+        source.recv(&mut batch)?;
+        if batch.is_empty() {
+            continue;
+        }
+        let now = shared.now_us();
+        let (mut valid, mut invalid, mut new, mut open) = (0u64, 0u64, 0u64, 0u64);
+        for i in 0..batch.len() {
+            match classify(shared, batch.get(i)) {
+                Some((index, answer, attempt, host_answered, ttl)) => {
+                    valid += 1;
+                    let host = index / shared.config.space.port_count() as u64;
+                    if host_answered {
+                        shared.store.mark_host_up(host, ttl);
+                    }
+                    if shared.store.record(index, answer) {
+                        new += 1;
+                        open += (answer == Answer::SynAck) as u64;
+                        if let Some(sample) = rtt_sample(shared, index, attempt, now) {
+                            rtt.sample(sample);
+                        }
+                    }
+                }
+                None => invalid += 1,
+            }
+        }
+        let c = &shared.counters;
+        c.replies.fetch_add(valid, Relaxed);
+        c.invalid_replies.fetch_add(invalid, Relaxed);
+        if new > 0 {
+            c.new_answers.fetch_add(new, Relaxed);
+            c.open_found.fetch_add(open, Relaxed);
+            c.last_answer_us.store(now, Relaxed);
+            shared.timeout_us.store(rtt.timeout().as_micros() as u64, Relaxed);
+            shared.srtt_us.store(rtt.srtt().as_micros() as u64, Relaxed);
+        }
+    }
+    Ok(source.dropped())
+}
+
+/// Validates one packet: (pair index, answer, attempt, the host itself
+/// answered, TTL) when it answers one of our probes; `None` otherwise.
+#[inline]
+fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Option<u8>)> {
+    let config = &shared.config;
+    match Reply::parse(packet).ok()? {
+        Reply::Tcp { ip, tcp } => {
+            if ip.dst != config.source {
+                return None;
+            }
+            let answer = if tcp.is_syn_ack() {
+                Answer::SynAck
+            } else if tcp.is_rst() {
+                Answer::Rst
+            } else {
+                return None;
+            };
+            let attempt = config.cookie.check(ip.dst, ip.src, PROTO_TCP, tcp.sport, tcp.dport, tcp.ack.wrapping_sub(1))?;
+            let index = config.space.index_of(ip.src, Protocol::Tcp, tcp.sport)?;
+            Some((index, answer, attempt, true, Some(ip.ttl)))
+        }
+        Reply::Unreachable { ip, icmp } => {
+            if icmp.quoted_src != config.source || icmp.quoted_protocol != PROTO_TCP {
+                return None;
+            }
+            let attempt = config.cookie.check(icmp.quoted_src, icmp.quoted_dst, PROTO_TCP, icmp.quoted_dport, icmp.quoted_sport, icmp.quoted_word)?;
+            let answer = Answer::from_icmp_code(icmp.code)?;
+            let index = config.space.index_of(icmp.quoted_dst, Protocol::Tcp, icmp.quoted_dport)?;
+            Some((index, answer, attempt, ip.src == icmp.quoted_dst, None))
+        }
+    }
+}
+
+/// The round trip of the probe a reply answers: the time since its chunk
+/// was sent in the pass the attempt number names, if that is still known.
+fn rtt_sample(shared: &Shared, index: u64, attempt: u8, now_us: u64) -> Option<u64> {
+    let slot = (attempt & 1) as usize;
+    if shared.slot_attempt[slot].load(Relaxed) != attempt {
+        return None;
+    }
+    let position = shared.perm.position_of(index);
+    let shard = shared.config.shard;
+    if position % shard.count != shard.index {
+        return None;
+    }
+    let chunk = (position / shard.count / CHUNK) as usize;
+    let sent = shared.chunk_sent_us[slot].get(chunk)?.load(Relaxed);
+    (sent != 0).then(|| (now_us as u32).wrapping_sub(sent) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_policy_stops_after_one_retry_without_loss() {
+        let mut p = RetryPolicy::new();
+        assert!(p.after_pass(0, 700_000));
+        assert!(!p.after_pass(1, 0));
+    }
+
+    #[test]
+    fn retry_policy_follows_loss() {
+        // 4 % round-trip loss over 740k answering pairs.
+        let mut p = RetryPolicy::new();
+        let mut lost = 740_000.0 * 0.04;
+        assert!(p.after_pass(0, (740_000.0 * 0.96) as u64));
+        let mut passes = 1;
+        while p.after_pass(passes, (lost * 0.96f64).round() as u64) {
+            lost *= 0.04;
+            passes += 1;
+            assert!(passes < 20);
+        }
+        assert!((0.035..0.045).contains(&p.loss_estimate().unwrap()), "{:?}", p.loss_estimate());
+        assert!((6..=8).contains(&passes), "{passes} retry passes");
+    }
+
+    #[test]
+    fn shards_partition_positions() {
+        for len in [0u64, 1, 5, 10, 11] {
+            let total: u64 = (0..3).map(|i| Shard { index: i, count: 3 }.local_len(len)).sum();
+            assert_eq!(total, len);
+        }
+    }
+}

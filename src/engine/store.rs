@@ -1,0 +1,204 @@
+//! The result store: four bits per (host, port), written by the receiver
+//! thread and read by senders (to skip answered pairs on retries) and by the
+//! report builder, all without locks.
+//!
+//! The nibble records what answered the pair first; classification into
+//! open/closed/filtered happens later and depends on the protocol, so the
+//! store keeps evidence, not verdicts. A /16 × 2,784 ports (182 M pairs) takes
+//! 87 MiB.
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+
+/// What answered a probe, as stored (fits in 4 bits; 0 = nothing yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Answer {
+    None = 0,
+    SynAck = 1,
+    Rst = 2,
+    /// ICMP destination unreachable, by code.
+    NetUnreach = 3,
+    HostUnreach = 4,
+    ProtoUnreach = 5,
+    PortUnreach = 6,
+    NetProhibited = 7,
+    HostProhibited = 8,
+    AdminProhibited = 9,
+    /// A datagram came back from the probed UDP port.
+    UdpReply = 10,
+}
+
+impl Answer {
+    const ALL: [Answer; 11] = [
+        Answer::None,
+        Answer::SynAck,
+        Answer::Rst,
+        Answer::NetUnreach,
+        Answer::HostUnreach,
+        Answer::ProtoUnreach,
+        Answer::PortUnreach,
+        Answer::NetProhibited,
+        Answer::HostProhibited,
+        Answer::AdminProhibited,
+        Answer::UdpReply,
+    ];
+
+    #[inline]
+    pub fn from_nibble(n: u8) -> Answer {
+        Self::ALL.get(n as usize).copied().unwrap_or(Answer::None)
+    }
+
+    /// The answer an ICMP destination-unreachable code stands for, if it is
+    /// one nmap counts (0, 1, 2, 3, 9, 10, 13).
+    pub fn from_icmp_code(code: u8) -> Option<Answer> {
+        Some(match code {
+            0 => Answer::NetUnreach,
+            1 => Answer::HostUnreach,
+            2 => Answer::ProtoUnreach,
+            3 => Answer::PortUnreach,
+            9 => Answer::NetProhibited,
+            10 => Answer::HostProhibited,
+            13 => Answer::AdminProhibited,
+            _ => return None,
+        })
+    }
+}
+
+/// Packed answers for every pair, plus per-host facts.
+pub struct ResultStore {
+    words: Box<[AtomicU64]>,
+    len: u64,
+    /// Bit per host: the host itself answered at least one probe.
+    host_up: Box<[AtomicU64]>,
+    /// TTL of the last TCP reply from each host (0 = none).
+    host_ttl: Box<[AtomicU8]>,
+}
+
+impl ResultStore {
+    pub fn new(pairs: u64, hosts: u64) -> ResultStore {
+        ResultStore {
+            words: (0..pairs.div_ceil(16)).map(|_| AtomicU64::new(0)).collect(),
+            len: pairs,
+            host_up: (0..hosts.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            host_ttl: (0..hosts).map(|_| AtomicU8::new(0)).collect(),
+        }
+    }
+
+    /// Bytes the store allocates for `pairs` pairs over `hosts` hosts.
+    pub fn bytes_for(pairs: u64, hosts: u64) -> u64 {
+        pairs.div_ceil(16) * 8 + hosts.div_ceil(64) * 8 + hosts
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn get(&self, i: u64) -> Answer {
+        let w = self.words[(i / 16) as usize].load(Relaxed);
+        Answer::from_nibble(((w >> ((i % 16) * 4)) & 0xF) as u8)
+    }
+
+    /// Records `a` for pair `i` unless something is recorded already;
+    /// true when this call recorded it (the first answer wins).
+    #[inline]
+    pub fn record(&self, i: u64, a: Answer) -> bool {
+        let word = &self.words[(i / 16) as usize];
+        let shift = (i % 16) * 4;
+        let mut cur = word.load(Relaxed);
+        loop {
+            if (cur >> shift) & 0xF != 0 {
+                return false;
+            }
+            match word.compare_exchange_weak(cur, cur | ((a as u64) << shift), Relaxed, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Overwrites pair `i` (used when merging or resuming).
+    pub fn set(&self, i: u64, a: Answer) {
+        let word = &self.words[(i / 16) as usize];
+        let shift = (i % 16) * 4;
+        let _ = word.fetch_update(Relaxed, Relaxed, |w| Some((w & !(0xF << shift)) | ((a as u64) << shift)));
+    }
+
+    #[inline]
+    pub fn mark_host_up(&self, host: u64, ttl: Option<u8>) {
+        let bit = 1u64 << (host % 64);
+        let w = &self.host_up[(host / 64) as usize];
+        if w.load(Relaxed) & bit == 0 {
+            w.fetch_or(bit, Relaxed);
+        }
+        if let Some(t) = ttl {
+            self.host_ttl[host as usize].store(t, Relaxed);
+        }
+    }
+
+    pub fn host_is_up(&self, host: u64) -> bool {
+        self.host_up[(host / 64) as usize].load(Relaxed) & (1u64 << (host % 64)) != 0
+    }
+
+    pub fn host_ttl(&self, host: u64) -> Option<u8> {
+        match self.host_ttl[host as usize].load(Relaxed) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nibbles_are_independent_and_first_answer_wins() {
+        let s = ResultStore::new(100, 3);
+        assert!(s.record(17, Answer::SynAck));
+        assert!(!s.record(17, Answer::Rst));
+        assert!(s.record(16, Answer::AdminProhibited));
+        assert!(s.record(99, Answer::UdpReply));
+        assert_eq!(s.get(17), Answer::SynAck);
+        assert_eq!(s.get(16), Answer::AdminProhibited);
+        assert_eq!(s.get(18), Answer::None);
+        assert_eq!(s.get(99), Answer::UdpReply);
+        assert_eq!((0..100).filter(|&i| s.get(i) != Answer::None).count(), 3);
+        s.set(17, Answer::Rst);
+        assert_eq!(s.get(17), Answer::Rst);
+        assert_eq!(s.get(16), Answer::AdminProhibited);
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let s = ResultStore::new(64 * 1024, 1);
+        std::thread::scope(|sc| {
+            for t in 0..4u64 {
+                let s = &s;
+                sc.spawn(move || {
+                    for i in (t..64 * 1024).step_by(4) {
+                        assert!(s.record(i, Answer::from_nibble((i % 10 + 1) as u8)));
+                    }
+                });
+            }
+        });
+        assert!((0..64 * 1024u64).all(|i| s.get(i) == Answer::from_nibble((i % 10 + 1) as u8)));
+    }
+
+    #[test]
+    fn hosts_and_sizes() {
+        let s = ResultStore::new(10, 130);
+        s.mark_host_up(129, Some(63));
+        assert!(s.host_is_up(129) && !s.host_is_up(128));
+        assert_eq!(s.host_ttl(129), Some(63));
+        assert_eq!(s.host_ttl(0), None);
+        // A /16 × 2,784 ports fits the 128 MiB budget.
+        assert!(ResultStore::bytes_for(65_536 * 2_784, 65_536) < 128 << 20);
+        assert_eq!(Answer::from_icmp_code(13), Some(Answer::AdminProhibited));
+        assert_eq!(Answer::from_icmp_code(4), None);
+        assert_eq!(Answer::from_nibble(15), Answer::None);
+    }
+}

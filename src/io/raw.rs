@@ -1,0 +1,273 @@
+//! Linux raw sockets, batched.
+//!
+//! Probes leave through an `AF_INET`/`SOCK_RAW`/`IPPROTO_RAW` socket: we write
+//! the IP header, the kernel routes the packet and resolves the next hop
+//! exactly as for any other traffic, and `sendmmsg` moves a whole batch per
+//! syscall. Replies arrive on an `AF_PACKET`/`SOCK_DGRAM` socket (IP packets
+//! of every interface, link header stripped) behind a classic BPF filter that
+//! passes only TCP segments to our source-port range and ICMP
+//! destination-unreachable errors, read with `recvmmsg`. Outgoing packets are
+//! ignored (`PACKET_IGNORE_OUTGOING`), so our own SYNs and the kernel's RSTs
+//! never reach user space.
+use std::ffi::CString;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::{ProbeSink, ReplySource, RxBatch, TxBatch, RX_SLOT};
+use crate::wire::SPORT_BASE;
+
+/// Longest we keep retrying a full send queue before calling it an error.
+const SEND_STALL_LIMIT: Duration = Duration::from_secs(2);
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live T of the size we pass.
+    check(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, value as *const T as *const libc::c_void, size_of::<T>() as libc::socklen_t) }).map(|_| ())
+}
+
+fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall; on success we own the new descriptor.
+    let fd = check(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn interface_index(name: &str) -> io::Result<libc::c_uint> {
+    let c = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name has a NUL byte"))?;
+    // SAFETY: `c` is a valid C string.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(io::Error::new(io::ErrorKind::NotFound, format!("no interface named {name:?}"))),
+        i => Ok(i),
+    }
+}
+
+/// Sends probes with `sendmmsg` on a raw IPv4 socket.
+pub struct RawSender {
+    fd: OwnedFd,
+    addrs: Vec<libc::sockaddr_in>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+// SAFETY: the raw pointers in `iovs`/`msgs` are rebuilt on every call from
+// the batch being sent and never outlive it; nothing is shared.
+unsafe impl Send for RawSender {}
+
+impl RawSender {
+    pub fn open(interface: Option<&str>, capacity: usize) -> io::Result<RawSender> {
+        let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+        // A deep send buffer absorbs bursts; FORCE needs CAP_NET_ADMIN, so
+        // fall back to the capped variant.
+        let size: libc::c_int = 8 << 20;
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &size)?;
+        }
+        if let Some(name) = interface {
+            interface_index(name)?;
+            let c = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
+            // SAFETY: pointer and length describe `c`'s bytes.
+            check(unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BINDTODEVICE, c.as_ptr() as *const libc::c_void, c.as_bytes().len() as libc::socklen_t) })?;
+        }
+        // SAFETY: all-zero is a valid value for these C structs.
+        let zero_addr: libc::sockaddr_in = unsafe { zeroed() };
+        let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
+        let zero_msg: libc::mmsghdr = unsafe { zeroed() };
+        Ok(RawSender { fd, addrs: vec![zero_addr; capacity], iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity] })
+    }
+}
+
+impl ProbeSink for RawSender {
+    fn send(&mut self, batch: &TxBatch) -> io::Result<()> {
+        let n = batch.len().min(self.msgs.len());
+        for i in 0..n {
+            let (bytes, dst) = batch.get(i);
+            self.addrs[i].sin_family = libc::AF_INET as libc::sa_family_t;
+            self.addrs[i].sin_addr.s_addr = u32::from(dst).to_be();
+            self.iovs[i] = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
+            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+        }
+        let mut done = 0;
+        let mut stalled_since: Option<Instant> = None;
+        while done < n {
+            // SAFETY: msgs[done..n] point into `batch` and our arrays, alive
+            // for the duration of the call.
+            let r = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), self.msgs[done..].as_mut_ptr(), (n - done) as libc::c_uint, 0) };
+            if r > 0 {
+                done += r as usize;
+                stalled_since = None;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR) => {
+                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > SEND_STALL_LIMIT {
+                        return Err(err);
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                // A probe the kernel refuses (no route, EPERM from a local
+                // firewall) must not stall the others: skip it. It stays
+                // unanswered and ends filtered, as nmap reports it.
+                Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EINVAL) if done < n => {
+                    done += 1;
+                }
+                _ => return Err(err),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Receives IP packets on an `AF_PACKET` socket with `recvmmsg`.
+pub struct PacketReceiver {
+    fd: OwnedFd,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+    dropped: u64,
+}
+
+// SAFETY: as for RawSender; pointers are rebuilt per call.
+unsafe impl Send for PacketReceiver {}
+
+/// Classic BPF: accept TCP to ports >= SPORT_BASE and ICMP type 3, truncated
+/// to RX_SLOT bytes; drop the rest in the kernel. Offsets are relative to
+/// the IP header (SOCK_DGRAM).
+fn reply_filter() -> Vec<libc::sock_filter> {
+    let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    const LDB_ABS: u16 = 0x30;
+    const LDX_MSH: u16 = 0xb1;
+    const LDH_IND: u16 = 0x48;
+    const LDB_IND: u16 = 0x50;
+    const JEQ: u16 = 0x15;
+    const JGE: u16 = 0x35;
+    const RET: u16 = 0x06;
+    vec![
+        ins(LDB_ABS, 0, 0, 9),                  // 0: A = ip protocol
+        ins(JEQ, 0, 3, 6),                      // 1: tcp? -> 2 : 5
+        ins(LDX_MSH, 0, 0, 0),                  // 2: X = ip header length
+        ins(LDH_IND, 0, 0, 2),                  // 3: A = tcp dport
+        ins(JGE, 4, 5, SPORT_BASE as u32),      // 4: ours? -> 9 : 10
+        ins(JEQ, 0, 4, 1),                      // 5: icmp? -> 6 : 10
+        ins(LDX_MSH, 0, 0, 0),                  // 6: X = ip header length
+        ins(LDB_IND, 0, 0, 0),                  // 7: A = icmp type
+        ins(JEQ, 0, 1, 3),                      // 8: unreachable? -> 9 : 10
+        ins(RET, 0, 0, RX_SLOT as u32),         // 9: accept
+        ins(RET, 0, 0, 0),                      // 10: drop
+    ]
+}
+
+impl PacketReceiver {
+    pub fn open(interface: Option<&str>, capacity: usize) -> io::Result<PacketReceiver> {
+        // Protocol 0 receives nothing until bound: attach the filter first so
+        // no unfiltered packet is ever queued.
+        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
+        let prog = reply_filter();
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)?;
+        let one: libc::c_int = 1;
+        // Older kernels lack it; then the BPF port check still drops our own
+        // SYNs (their destination ports are the target's, below SPORT_BASE
+        // for most) and validation drops the rest.
+        let _ = setsockopt(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &one);
+        let size: libc::c_int = 32 << 20;
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size)?;
+        }
+        let timeout = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeout)?;
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        sll.sll_ifindex = match interface {
+            Some(name) => interface_index(name)? as i32,
+            None => 0,
+        };
+        // SAFETY: pointer and length describe `sll`.
+        check(unsafe { libc::bind(fd.as_raw_fd(), &sll as *const libc::sockaddr_ll as *const libc::sockaddr, size_of::<libc::sockaddr_ll>() as libc::socklen_t) })?;
+        let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
+        // SAFETY: all-zero is a valid mmsghdr.
+        let zero_msg: libc::mmsghdr = unsafe { zeroed() };
+        let mut r = PacketReceiver { fd, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], dropped: 0 };
+        r.read_stats();
+        Ok(r)
+    }
+
+    /// Adds the kernel's drop counter (which resets on read) to ours.
+    fn read_stats(&mut self) {
+        // SAFETY: tpacket_stats is two u32s; len matches.
+        let mut st: libc::tpacket_stats = unsafe { zeroed() };
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        let r = unsafe { libc::getsockopt(self.fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_STATISTICS, &mut st as *mut _ as *mut libc::c_void, &mut len) };
+        if r == 0 {
+            self.dropped += st.tp_drops as u64;
+        }
+    }
+}
+
+impl ReplySource for PacketReceiver {
+    fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
+        let (slots, lens) = batch.slots_mut();
+        let n = slots.len().min(self.msgs.len());
+        for i in 0..n {
+            self.iovs[i] = libc::iovec { iov_base: slots[i].as_mut_ptr() as *mut libc::c_void, iov_len: RX_SLOT };
+            let h = &mut self.msgs[i].msg_hdr;
+            h.msg_name = std::ptr::null_mut();
+            h.msg_namelen = 0;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            self.msgs[i].msg_len = 0;
+        }
+        // SAFETY: msgs point into `batch`'s slots, alive for the call.
+        let r = unsafe { libc::recvmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        if r < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => {
+                    batch.set_len(0);
+                    Ok(())
+                }
+                _ => Err(err),
+            };
+        }
+        let got = r as usize;
+        for i in 0..got {
+            lens[i] = (self.msgs[i].msg_len as usize).min(RX_SLOT) as u16;
+        }
+        batch.set_len(got);
+        Ok(())
+    }
+
+    fn dropped(&mut self) -> u64 {
+        self.read_stats();
+        self.dropped
+    }
+}
+
+/// True when `err` means "this process may not open raw sockets".
+pub fn is_permission_error(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+}
+
+/// The source address `--source-ip` or the route to the first target gives.
+pub fn resolve_source(explicit: Option<Ipv4Addr>, first_target: Ipv4Addr) -> io::Result<Ipv4Addr> {
+    match explicit {
+        Some(a) => Ok(a),
+        None => super::route::source_for(first_target),
+    }
+}

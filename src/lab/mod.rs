@@ -1,0 +1,15 @@
+//! Test hosts with a known ground truth.
+//!
+//! `scenario` reads the fixture files that describe hosts and port
+//! behaviours; `netns` builds them for real as network namespaces on this
+//! machine (the scanner in one namespace whose only route leads into the
+//! lab, every target in another, answered by real kernel listeners and
+//! shaped by nftables); `sim` plays them as a simulated network for engine
+//! tests without privileges; `verify` compares a scan report with the truth.
+pub mod netns;
+pub mod scenario;
+pub mod sim;
+pub mod verify;
+
+pub use netns::{Lab, LabError};
+pub use scenario::{Scenario, Truth};

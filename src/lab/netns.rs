@@ -1,0 +1,399 @@
+//! The namespace lab: real hosts for real packets, on this machine only.
+//!
+//! Two namespaces joined by a veth pair: the scanner's (198.18.0.1, whose
+//! only route, 198.18.0.0/15, leads to the target namespace) and the
+//! targets' (198.18.0.2), where every address the scenario names is made
+//! local with an AnyIP route (`ip route add local CIDR dev lo`). Open ports
+//! are kernel TCP listeners bound to 0.0.0.0; nftables sets of
+//! (address . port) make each pair behave as the scenario says (drop,
+//! admin-prohibited, reset), drop dead hosts, and add random loss. The
+//! namespaces are deleted when the `Lab` is dropped, and stale ones left by
+//! a killed process can be removed with [`Lab::clean_stale`].
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::scenario::{Behaviour, Scenario};
+use crate::target::Protocol;
+
+pub const SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const TARGET_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const SCANNER_IF: &str = "psw-s";
+const TARGET_IF: &str = "psw-t";
+const PREFIX: &str = "psw";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("`{tool}` is needed to build the lab: install it with `apt-get install -y {package}`")]
+    MissingTool { tool: &'static str, package: &'static str },
+    #[error("building the lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN): run as root")]
+    NotRoot,
+    #[error("lab command `{command}` failed: {stderr}")]
+    Command { command: String, stderr: String },
+    #[error("lab: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// A running lab; dropping it tears it down.
+pub struct Lab {
+    pub name: String,
+    scanner_ns: String,
+    target_ns: String,
+    listeners: Vec<TcpListener>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn run(cmd: &mut Command, input: Option<&str>) -> Result<(), LabError> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    let mut child = cmd
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| LabError::Command { command: shown.clone(), stderr: e.to_string() })?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(LabError::Command { command: shown, stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+    }
+}
+
+fn tool_present(tool: &str) -> bool {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().any(|d| std::path::Path::new(d).join(tool).exists())
+}
+
+/// Runs `f` on a thread that has entered network namespace `ns`. Sockets
+/// it creates belong to `ns` for their whole life; threads it spawns start
+/// in `ns` too.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&path)?;
+            // SAFETY: setns on a valid namespace fd; affects this thread only.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| io::Error::other("lab thread panicked"))?
+    })
+}
+
+/// The CIDR blocks that exactly cover an inclusive range.
+pub fn cidrs(mut a: u32, b: u32) -> Vec<(Ipv4Addr, u8)> {
+    let mut out = Vec::new();
+    loop {
+        let mut size = if a == 0 { 32 } else { a.trailing_zeros() };
+        while size > 0 && (a as u64 + (1u64 << size) - 1) > b as u64 {
+            size -= 1;
+        }
+        out.push((Ipv4Addr::from(a), (32 - size) as u8));
+        let next = a as u64 + (1u64 << size);
+        if next > b as u64 {
+            return out;
+        }
+        a = next as u32;
+    }
+}
+
+impl Lab {
+    /// Builds the lab a scenario describes.
+    pub fn build(scenario: &Scenario) -> Result<Lab, LabError> {
+        for (tool, package) in [("ip", "iproute2"), ("nft", "nftables")] {
+            if !tool_present(tool) {
+                return Err(LabError::MissingTool { tool, package });
+            }
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(LabError::NotRoot);
+        }
+        let name = format!("{PREFIX}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new() };
+        // On any error below, dropping `lab` deletes what was made.
+        lab.build_network(scenario)?;
+        lab.apply_firewall(scenario)?;
+        lab.start_listeners(scenario)?;
+        Ok(lab)
+    }
+
+    pub fn scanner_ns(&self) -> &str {
+        &self.scanner_ns
+    }
+
+    pub fn target_ns(&self) -> &str {
+        &self.target_ns
+    }
+
+    fn build_network(&mut self, scenario: &Scenario) -> Result<(), LabError> {
+        let (s, t) = (self.scanner_ns.clone(), self.target_ns.clone());
+        run(Command::new("ip").args(["netns", "add", &s]), None)?;
+        run(Command::new("ip").args(["netns", "add", &t]), None)?;
+        let mut script = String::new();
+        let _ = writeln!(script, "link add {SCANNER_IF} type veth peer name {TARGET_IF} netns {t}");
+        let _ = writeln!(script, "addr add {SCANNER_ADDR}/30 dev {SCANNER_IF}");
+        let _ = writeln!(script, "link set lo up");
+        let _ = writeln!(script, "link set {SCANNER_IF} up");
+        let _ = writeln!(script, "route add 198.18.0.0/15 via {TARGET_GATEWAY}");
+        run(Command::new("ip").args(["-n", &s, "-batch", "-"]), Some(&script))?;
+        let mut script = String::new();
+        let _ = writeln!(script, "addr add {TARGET_GATEWAY}/30 dev {TARGET_IF}");
+        let _ = writeln!(script, "link set lo up");
+        let _ = writeln!(script, "link set {TARGET_IF} up");
+        for &(a, b) in scenario.present_hosts().ranges() {
+            for (net, prefix) in cidrs(a, b) {
+                let _ = writeln!(script, "route add local {net}/{prefix} dev lo");
+            }
+        }
+        run(Command::new("ip").args(["-n", &t, "-batch", "-"]), Some(&script))?;
+        // Deep SYN and accept queues (listeners never accept), and no ICMP
+        // rate limiting: one namespace answers for every node, and real
+        // nodes each have their own limiter, so the lab's must not bind.
+        in_netns(&t, || -> io::Result<()> {
+            for (key, value) in [
+                ("net/ipv4/tcp_max_syn_backlog", "65536"),
+                ("net/core/somaxconn", "65535"),
+                ("net/ipv4/icmp_ratelimit", "0"),
+                ("net/ipv4/icmp_msgs_per_sec", "10000000"),
+                ("net/ipv4/icmp_msgs_burst", "10000000"),
+            ] {
+                // Some keys are global on older kernels: best effort.
+                let _ = std::fs::write(format!("/proc/sys/{key}"), value);
+            }
+            Ok(())
+        })??;
+        let mac = in_netns(&t, || std::fs::read_to_string(format!("/sys/class/net/{TARGET_IF}/address")))?;
+        // A permanent neighbour entry: no ARP on the hot path.
+        if let Ok(mac) = mac {
+            run(Command::new("ip").args(["-n", &s, "neigh", "replace", &TARGET_GATEWAY.to_string(), "lladdr", mac.trim(), "dev", SCANNER_IF, "nud", "permanent"]), None)?;
+        }
+        Ok(())
+    }
+
+    /// The nftables ruleset for the scenario (public for inspection/tests).
+    pub fn ruleset(scenario: &Scenario) -> String {
+        let mut sets: std::collections::BTreeMap<Behaviour, Vec<String>> = Default::default();
+        let mut listen_ports = std::collections::BTreeSet::new();
+        let present = scenario.present_hosts();
+        for &(a, b) in present.ranges() {
+            for addr in a..=b {
+                let addr = Ipv4Addr::from(addr);
+                for (port_range, behaviour) in pair_behaviours(scenario, addr) {
+                    if behaviour == Behaviour::Open {
+                        listen_ports.extend(port_range.0..=port_range.1);
+                    }
+                    if behaviour != Behaviour::Closed {
+                        let ports = if port_range.0 == port_range.1 { port_range.0.to_string() } else { format!("{}-{}", port_range.0, port_range.1) };
+                        sets.entry(behaviour).or_default().push(format!("{addr} . {ports}"));
+                    }
+                }
+            }
+        }
+        let dead: Vec<String> = scenario.dead_hosts().ranges().iter().flat_map(|&(a, b)| cidrs(a, b)).map(|(n, p)| format!("{n}/{p}")).collect();
+        let loss = (scenario.loss_percent * 10.0).round() as u32;
+        let mut out = String::from("table ip psw {\n");
+        let set = |out: &mut String, name: &str, ty: &str, elements: &[String]| {
+            let _ = writeln!(out, "  set {name} {{\n    type {ty}; flags interval;");
+            if !elements.is_empty() {
+                let _ = writeln!(out, "    elements = {{ {} }}", elements.join(", "));
+            }
+            out.push_str("  }\n");
+        };
+        set(&mut out, "dead", "ipv4_addr", &dead);
+        let pairs = "ipv4_addr . inet_service";
+        set(&mut out, "drop_pairs", pairs, sets.get(&Behaviour::Drop).map(Vec::as_slice).unwrap_or(&[]));
+        set(&mut out, "prohibit_pairs", pairs, sets.get(&Behaviour::Prohibit).map(Vec::as_slice).unwrap_or(&[]));
+        set(&mut out, "open_pairs", pairs, sets.get(&Behaviour::Open).map(Vec::as_slice).unwrap_or(&[]));
+        let ports: Vec<String> = listen_ports.iter().map(u16::to_string).collect();
+        set(&mut out, "listen_ports", "inet_service", &ports);
+        let _ = writeln!(out, "  chain input {{\n    type filter hook input priority 0; policy accept;\n    iifname != \"{TARGET_IF}\" accept");
+        if loss > 0 {
+            let _ = writeln!(out, "    numgen random mod 1000 < {loss} drop");
+        }
+        out.push_str(
+            "    ip daddr @dead drop\n\
+             \x20   ip daddr . tcp dport @drop_pairs drop\n\
+             \x20   ip daddr . tcp dport @prohibit_pairs reject with icmp type admin-prohibited\n\
+             \x20   ip daddr . tcp dport @open_pairs accept\n\
+             \x20   tcp dport @listen_ports reject with tcp reset\n  }\n",
+        );
+        if loss > 0 {
+            let _ = writeln!(out, "  chain output {{\n    type filter hook output priority 0; policy accept;\n    oifname \"{TARGET_IF}\" numgen random mod 1000 < {loss} drop\n  }}");
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    fn apply_firewall(&self, scenario: &Scenario) -> Result<(), LabError> {
+        run(Command::new("ip").args(["netns", "exec", &self.target_ns, "nft", "-f", "-"]), Some(&Self::ruleset(scenario)))
+    }
+
+    fn start_listeners(&mut self, scenario: &Scenario) -> Result<(), LabError> {
+        let mut ports = std::collections::BTreeSet::new();
+        for rule in &scenario.rules {
+            for (list, b) in &rule.ports {
+                if *b == Behaviour::Open {
+                    ports.extend(list.as_slice().iter().filter(|p| p.0 == Protocol::Tcp).map(|p| p.1));
+                }
+            }
+        }
+        raise_fd_limit(ports.len() as u64 + 1024);
+        let listeners = in_netns(&self.target_ns, || -> io::Result<Vec<TcpListener>> {
+            let mut v = Vec::with_capacity(ports.len());
+            for &port in &ports {
+                let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?;
+                // SAFETY: re-listen on our own socket to deepen its backlog.
+                unsafe { libc::listen(l.as_raw_fd(), 65535) };
+                v.push(l);
+            }
+            Ok(v)
+        })??;
+        self.listeners = listeners;
+        Ok(())
+    }
+
+    /// Runs `f` inside the scanner namespace (threads it starts stay there).
+    pub fn in_scanner<T: Send>(&self, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+        in_netns(&self.scanner_ns, f)
+    }
+
+    /// Sends `count` forged replies (bad cookies) to the scanner from the
+    /// target namespace, spread over `over`, on a thread; returns its handle.
+    pub fn inject_strays(&self, scenario: &Scenario, count: u32, over: Duration) -> std::thread::JoinHandle<io::Result<u32>> {
+        let ns = self.target_ns.clone();
+        let hosts = scenario.present_hosts();
+        std::thread::spawn(move || in_netns(&ns, move || super::sim::send_strays(&hosts, count, over))?)
+    }
+
+    /// Deletes lab namespaces whose creating process is gone.
+    pub fn clean_stale() -> Result<Vec<String>, LabError> {
+        let out = Command::new("ip").args(["netns", "list"]).output()?;
+        let mut removed = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+            let Some((pid, _)) = rest.split_once('x') else { continue };
+            let Ok(pid) = pid.parse::<u32>() else { continue };
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                run(Command::new("ip").args(["netns", "del", name]), None)?;
+                removed.push(name.to_string());
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Behaviour of each port range of `addr` that differs from "closed",
+/// resolved over the rules in order (later rules win).
+fn pair_behaviours(scenario: &Scenario, addr: Ipv4Addr) -> Vec<((u16, u16), Behaviour)> {
+    // Every port some rule names for this host starts an interval and the
+    // port after it ends one, so each interval has a single behaviour.
+    let mut edges = std::collections::BTreeSet::new();
+    let rules: Vec<_> = scenario.rules.iter().filter(|r| r.hosts.index_of(addr).is_some()).collect();
+    for r in &rules {
+        for (list, _) in &r.ports {
+            for &(_, p) in list.as_slice() {
+                edges.insert(p as u32);
+                edges.insert(p as u32 + 1);
+            }
+        }
+    }
+    let edges: Vec<u32> = edges.into_iter().collect();
+    let mut out: Vec<((u16, u16), Behaviour)> = Vec::new();
+    for w in edges.windows(2) {
+        let (lo, hi) = (w[0] as u16, (w[1] - 1) as u16);
+        let b = scenario.behaviour(addr, Protocol::Tcp, lo);
+        if b == Behaviour::Closed {
+            continue;
+        }
+        match out.last_mut() {
+            Some((r, prev)) if *prev == b && r.1 as u32 + 1 == lo as u32 => r.1 = hi,
+            _ => out.push(((lo, hi), b)),
+        }
+    }
+    out
+}
+
+fn raise_fd_limit(want: u64) {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < want {
+            r.rlim_cur = want.min(r.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.listeners.clear();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for ns in [&self.scanner_ns, &self.target_ns] {
+            // Deleting can race with sockets still closing: retry briefly.
+            while run(Command::new("ip").args(["netns", "del", ns]), None).is_err() && Instant::now() < deadline {
+                if !std::path::Path::new(&format!("/run/netns/{ns}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_cover_is_exact() {
+        let c = |a: [u8; 4], b: [u8; 4]| cidrs(u32::from(Ipv4Addr::from(a)), u32::from(Ipv4Addr::from(b)));
+        assert_eq!(c([198, 19, 1, 0], [198, 19, 1, 255]), vec![(Ipv4Addr::new(198, 19, 1, 0), 24)]);
+        assert_eq!(c([198, 19, 1, 1], [198, 19, 1, 4]), vec![(Ipv4Addr::new(198, 19, 1, 1), 32), (Ipv4Addr::new(198, 19, 1, 2), 31), (Ipv4Addr::new(198, 19, 1, 4), 32)]);
+        assert_eq!(c([255, 255, 255, 255], [255, 255, 255, 255]), vec![(Ipv4Addr::new(255, 255, 255, 255), 32)]);
+    }
+
+    #[test]
+    fn ruleset_encodes_the_scenario() {
+        let s = Scenario::parse(
+            r#"
+            loss_percent = 2.0
+            [scan]
+            targets = ["198.19.1.0/30"]
+            ports = "1-100"
+            [[hosts]]
+            addresses = "198.19.1.0/31"
+            open = "80,81,82"
+            drop = "10-20"
+            [[hosts]]
+            addresses = "198.19.1.1"
+            prohibit = "81"
+            closed = "15"
+            [[hosts]]
+            addresses = "198.19.1.3"
+            dead = true
+            "#,
+            "t",
+            "t",
+        )
+        .unwrap();
+        let r = Lab::ruleset(&s);
+        assert!(r.contains("elements = { 198.19.1.0 . 10-20, 198.19.1.1 . 10-14, 198.19.1.1 . 16-20 }"), "{r}");
+        assert!(r.contains("elements = { 198.19.1.1 . 81 }"), "{r}");
+        assert!(r.contains("elements = { 198.19.1.0 . 80-82, 198.19.1.1 . 80, 198.19.1.1 . 82 }"), "{r}");
+        assert!(r.contains("elements = { 80, 81, 82 }"), "{r}");
+        assert!(r.contains("elements = { 198.19.1.3/32 }"), "{r}");
+        assert_eq!(r.matches("numgen random mod 1000 < 20 drop").count(), 2, "{r}");
+    }
+}

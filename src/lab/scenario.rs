@@ -1,0 +1,287 @@
+//! Lab scenarios: files in `fixtures/scenarios/` that say which hosts exist
+//! and how each (host, port) behaves, and so are the ground truth a scan is
+//! checked against. The same file drives the namespace lab and the simulated
+//! network.
+//!
+//! ```toml
+//! description = "what this scenario models"
+//! loss_percent = 2.0          # random loss in each direction (optional)
+//! strays = 5000               # forged replies injected during the scan (optional)
+//! [scan]
+//! targets = ["198.19.0.8/29", "198.19.1.0/24"]
+//! ports = "6443,2379-2380,30000-32767"
+//! [[hosts]]                   # rules apply in order; later ones win
+//! addresses = "198.19.1.0/24" # address, CIDR, a-b range; several with commas
+//! open = "80,443"             # a listener answers (SYN-ACK)
+//! closed = "10250"            # explicitly refused (RST); the default
+//! drop = "10255"              # silently dropped (filtered, no-response)
+//! prohibit = "2379"           # ICMP admin-prohibited (filtered)
+//! dead = false                # the address answers nothing at all
+//! ```
+//! Addresses outside 198.18.0.0/15 are refused: the lab only ever builds
+//! hosts in the benchmarking range.
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::target::{HostSet, PortList, Protocol};
+
+/// 198.18.0.0/15, the only addresses a lab may use.
+pub const LAB_RANGE: (u32, u32) = (0xC612_0000, 0xC613_FFFF);
+/// 198.18.0.0/24 is the lab's own link network.
+pub const LINK_NET: (u32, u32) = (0xC612_0000, 0xC612_00FF);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: {field}: {message}")]
+    Field { file: String, field: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    loss_percent: f64,
+    #[serde(default)]
+    strays: u32,
+    scan: RawScan,
+    #[serde(default)]
+    hosts: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    targets: Vec<String>,
+    ports: String,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    addresses: String,
+    #[serde(default)]
+    open: String,
+    #[serde(default)]
+    closed: String,
+    #[serde(default)]
+    drop: String,
+    #[serde(default)]
+    prohibit: String,
+    #[serde(default)]
+    dead: bool,
+}
+
+/// How the lab makes a (host, port) behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Behaviour {
+    Open,
+    Closed,
+    Drop,
+    Prohibit,
+}
+
+/// One rule after parsing: addresses and per-port behaviours.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub hosts: HostSet,
+    pub ports: Vec<(PortList, Behaviour)>,
+    pub dead: bool,
+}
+
+/// A parsed scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub loss_percent: f64,
+    pub strays: u32,
+    pub targets: Vec<String>,
+    pub exclude: Vec<String>,
+    pub ports: String,
+    pub rules: Vec<Rule>,
+}
+
+/// What a correct scan must report for one pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truth {
+    pub state: &'static str,
+    pub reason: &'static str,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        Self::parse(&text, &file, &name)
+    }
+
+    pub fn parse(text: &str, file: &str, name: &str) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Syntax { file: file.into(), message: e.to_string().trim_end().to_string() })?;
+        let field = |field: String, message: String| ScenarioError::Field { file: file.into(), field, message };
+        if !(0.0..=50.0).contains(&raw.loss_percent) {
+            return Err(field("loss_percent".into(), "must be between 0 and 50".into()));
+        }
+        let scan_hosts = HostSet::parse(&raw.scan.targets, &raw.scan.exclude).map_err(|e| field("scan.targets".into(), e.to_string()))?;
+        check_in_lab(&scan_hosts).map_err(|m| field("scan.targets".into(), m))?;
+        PortList::parse(&raw.scan.ports, Protocol::Tcp).map_err(|e| field("scan.ports".into(), e.to_string()))?;
+        let mut rules = Vec::new();
+        for (i, r) in raw.hosts.iter().enumerate() {
+            let at = |f: &str| format!("hosts[{i}].{f}");
+            let tokens: Vec<String> = r.addresses.split([',', ' ']).filter(|t| !t.is_empty()).map(String::from).collect();
+            let hosts = HostSet::parse(&tokens, &[]).map_err(|e| field(at("addresses"), e.to_string()))?;
+            check_in_lab(&hosts).map_err(|m| field(at("addresses"), m))?;
+            let mut ports = Vec::new();
+            for (name, spec, b) in [("open", &r.open, Behaviour::Open), ("closed", &r.closed, Behaviour::Closed), ("drop", &r.drop, Behaviour::Drop), ("prohibit", &r.prohibit, Behaviour::Prohibit)] {
+                if !spec.trim().is_empty() {
+                    ports.push((PortList::parse(spec, Protocol::Tcp).map_err(|e| field(at(name), e.to_string()))?, b));
+                }
+            }
+            rules.push(Rule { hosts, ports, dead: r.dead });
+        }
+        Ok(Scenario {
+            name: name.to_string(),
+            description: raw.description,
+            loss_percent: raw.loss_percent,
+            strays: raw.strays,
+            targets: raw.scan.targets,
+            exclude: raw.scan.exclude,
+            ports: raw.scan.ports,
+            rules,
+        })
+    }
+
+    /// Every address some rule names: the lab makes these local.
+    pub fn present_hosts(&self) -> HostSet {
+        HostSet::from_ranges(self.rules.iter().flat_map(|r| r.hosts.ranges().iter().copied()).collect())
+    }
+
+    /// Addresses that exist but answer nothing.
+    pub fn dead_hosts(&self) -> HostSet {
+        HostSet::from_ranges(self.rules.iter().filter(|r| r.dead).flat_map(|r| r.hosts.ranges().iter().copied()).collect())
+    }
+
+    /// The behaviour of `addr:port`/tcp (last matching rule wins; closed by default).
+    pub fn behaviour(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Behaviour {
+        let mut b = Behaviour::Closed;
+        for rule in &self.rules {
+            if rule.hosts.index_of(addr).is_none() {
+                continue;
+            }
+            for (list, behaviour) in &rule.ports {
+                if list.index_of(proto, port).is_some() {
+                    b = *behaviour;
+                }
+            }
+        }
+        b
+    }
+
+    /// A compiled view for checking many pairs quickly.
+    pub fn oracle(&self) -> Oracle {
+        Oracle { scenario: self.clone(), present: self.present_hosts(), dead: self.dead_hosts() }
+    }
+}
+
+/// Ground truth lookups with the host sets computed once.
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    scenario: Scenario,
+    present: HostSet,
+    dead: HostSet,
+}
+
+impl Oracle {
+    pub fn behaviour(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Behaviour {
+        self.scenario.behaviour(addr, proto, port)
+    }
+
+    pub fn host_up(&self, addr: Ipv4Addr) -> bool {
+        self.present.index_of(addr).is_some() && self.dead.index_of(addr).is_none()
+    }
+
+    pub fn truth(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Truth {
+        if !self.host_up(addr) {
+            return Truth { state: "filtered", reason: "no-response" };
+        }
+        match self.scenario.behaviour(addr, proto, port) {
+            Behaviour::Open => Truth { state: "open", reason: "syn-ack" },
+            Behaviour::Closed => Truth { state: "closed", reason: "rst" },
+            Behaviour::Drop => Truth { state: "filtered", reason: "no-response" },
+            Behaviour::Prohibit => Truth { state: "filtered", reason: "admin-prohibited" },
+        }
+    }
+}
+
+fn check_in_lab(set: &HostSet) -> Result<(), String> {
+    for &(a, b) in set.ranges() {
+        if a < LAB_RANGE.0 || b > LAB_RANGE.1 {
+            return Err(format!("{}-{} is outside 198.18.0.0/15, the only range a lab may use", Ipv4Addr::from(a), Ipv4Addr::from(b)));
+        }
+        if a <= LINK_NET.1 && b >= LINK_NET.0 {
+            return Err("198.18.0.0/24 is the lab's own link network".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: &str = r#"
+        description = "t"
+        [scan]
+        targets = ["198.19.1.0/29"]
+        ports = "22,80-81"
+        [[hosts]]
+        addresses = "198.19.1.0/30"
+        open = "80"
+        drop = "81"
+        [[hosts]]
+        addresses = "198.19.1.1, 198.19.1.3"
+        prohibit = "80"
+        [[hosts]]
+        addresses = "198.19.1.2"
+        dead = true
+    "#;
+
+    #[test]
+    fn rules_apply_in_order() {
+        let s = Scenario::parse(S, "s.toml", "s").unwrap();
+        let o = s.oracle();
+        let t = |a: [u8; 4], p| o.truth(Ipv4Addr::from(a), Protocol::Tcp, p);
+        assert_eq!(t([198, 19, 1, 0], 80), Truth { state: "open", reason: "syn-ack" });
+        assert_eq!(t([198, 19, 1, 0], 22), Truth { state: "closed", reason: "rst" });
+        assert_eq!(t([198, 19, 1, 0], 81), Truth { state: "filtered", reason: "no-response" });
+        assert_eq!(t([198, 19, 1, 1], 80), Truth { state: "filtered", reason: "admin-prohibited" });
+        assert_eq!(t([198, 19, 1, 2], 22), Truth { state: "filtered", reason: "no-response" });
+        assert!(!o.host_up(Ipv4Addr::new(198, 19, 1, 2)));
+        assert!(!o.host_up(Ipv4Addr::new(198, 19, 1, 4)), "not in any rule: no such host");
+        assert!(o.host_up(Ipv4Addr::new(198, 19, 1, 3)));
+    }
+
+    #[test]
+    fn refuses_addresses_outside_the_lab_and_names_fields() {
+        let bad = S.replace("198.19.1.0/29", "10.0.0.0/29");
+        let e = Scenario::parse(&bad, "s.toml", "s").unwrap_err().to_string();
+        assert!(e.starts_with("s.toml: scan.targets: 10.0.0.0-10.0.0.7 is outside 198.18.0.0/15"), "{e}");
+        let bad = S.replace("drop = \"81\"", "drop = \"81-x\"");
+        let e = Scenario::parse(&bad, "s.toml", "s").unwrap_err().to_string();
+        assert!(e.starts_with("s.toml: hosts[0].drop: bad port specification"), "{e}");
+        let bad = S.replace("198.19.1.0/30", "198.18.0.0/30");
+        assert!(Scenario::parse(&bad, "s.toml", "s").unwrap_err().to_string().contains("link network"));
+        let e = Scenario::parse("[scan]\ntargets = 3\n", "s.toml", "s").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+}

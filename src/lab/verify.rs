@@ -57,13 +57,12 @@ pub fn verify(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> 
             v.missing_hosts.push(addr);
             continue;
         };
-        let expected_up = oracle.host_up(addr);
-        if (report.hosts[i].status == HostStatus::Up) != expected_up {
-            v.host_status_errors.push(addr);
-        }
+        // A host is up when it answered anything at all.
+        let mut expected_up = false;
         for &(proto, port) in ports.as_slice() {
             v.pairs += 1;
             let truth = oracle.truth(addr, proto, port);
+            expected_up |= truth.reason != "no-response";
             let got = report.lookup(addr, proto, port, &ports);
             let ok = got.is_some_and(|(s, r)| s.as_str() == truth.state && (!check_reasons || r.as_str() == truth.reason));
             if ok {
@@ -76,6 +75,9 @@ pub fn verify(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> 
                     reported: got.map(|(s, r)| format!("{} ({})", s.as_str(), r.as_str())).unwrap_or_else(|| "nothing".into()),
                 });
             }
+        }
+        if (report.hosts[i].status == HostStatus::Up) != expected_up {
+            v.host_status_errors.push(addr);
         }
     }
     v

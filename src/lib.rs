@@ -5,10 +5,13 @@
 //! `target` (what to probe, in which order) → `wire` (the bytes of a probe and
 //! of a reply) → `io` (raw sockets, behind traits) → `engine` (the pipeline that
 //! sends, receives, validates and records) → `report` (what the user reads).
-//! `lab` builds network-namespace test hosts with a known ground truth.
+//! `lab` builds test hosts with a known ground truth: network namespaces on
+//! this machine, or a simulated network for tests without privileges.
 pub mod engine;
+pub mod inventory;
 pub mod io;
 pub mod lab;
+pub mod plan;
 pub mod report;
 pub mod target;
 pub mod wire;

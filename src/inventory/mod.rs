@@ -1,0 +1,409 @@
+//! The inventory: which address is which node, and which roles it has.
+//!
+//! The audit compares each node with the plan of its roles, so it needs an
+//! address → roles map. Clusters already describe themselves in several
+//! shapes, and the inventory reads them as they are rather than asking for a
+//! new file:
+//!
+//! * a YAML or TOML file: a `nodes:` list (name, address, roles) and/or a
+//!   `roles:` map from role to addresses, CIDRs (`198.19.0.8/29`) and ranges
+//!   (`198.19.1.1-198.19.1.9`, or `198.19.1.1-9`); each address of a CIDR or
+//!   range is one node, named by its address, network and broadcast
+//!   addresses included (as a scanner's target list does);
+//! * CLI flag values ([`Inventory::from_cli`]): `--control-plane CIDR…`;
+//! * `kubectl get nodes -o json` ([`kubectl`]);
+//! * an Ansible INI inventory of kubeasz or kubespray ([`ansible`]);
+//! * and, for NodePorts, `kubectl get svc -A -o json` ([`parse_services`]).
+//!
+//! [`Inventory::load`] picks the format from the extension, else from the
+//! content. Whatever the source, the result is one shape: nodes sorted by
+//! address, one node per address (roles merged; a real name wins over a name
+//! that is just the address), roles sorted, `master` read as `control-plane`.
+//! Only IPv4 is scanned; a CIDR or range larger than a /16 (65536 addresses)
+//! is refused, as it is almost surely a typo for a node list.
+//!
+//! Errors name the file, the line and what is wrong; nothing panics on input.
+
+pub mod ansible;
+mod file;
+pub mod kubectl;
+
+pub use kubectl::{load_services, parse_services, NodePortService};
+
+use crate::plan::{canonical_role, validate_role};
+use serde::Serialize;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::str::FromStr;
+
+/// Largest CIDR or range expanded into nodes: a /16.
+pub const MAX_EXPANSION: u64 = 1 << 16;
+
+/// One node: the address the audit probes, a name for the report, roles for
+/// the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub roles: Vec<String>,
+}
+
+impl Node {
+    pub fn new(name: impl Into<String>, address: Ipv4Addr, roles: &[&str]) -> Node {
+        Node {
+            name: name.into(),
+            address,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// The nodes of a cluster, sorted by address, one per address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    pub nodes: Vec<Node>,
+}
+
+/// The formats [`Inventory::load`] understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InventoryFormat {
+    Yaml,
+    Toml,
+    KubectlJson,
+    AnsibleIni,
+}
+
+impl fmt::Display for InventoryFormat {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            InventoryFormat::Yaml => "YAML",
+            InventoryFormat::Toml => "TOML",
+            InventoryFormat::KubectlJson => "kubectl JSON",
+            InventoryFormat::AnsibleIni => "Ansible INI",
+        })
+    }
+}
+
+/// Errors reading an inventory.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `source_name:line[:column]: message`.
+    #[error("{}", located(source_name, *line, *column, message))]
+    Invalid {
+        source_name: String,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
+    /// A bad command-line value: `--worker 10.0.0.300: ...`.
+    #[error("--{role} {value}: {message}")]
+    Arg {
+        role: String,
+        value: String,
+        message: String,
+    },
+}
+
+fn located(source_name: &str, line: Option<usize>, column: Option<usize>, message: &str) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("{source_name}:{l}:{c}: {message}"),
+        (Some(l), None) => format!("{source_name}:{l}: {message}"),
+        _ => format!("{source_name}: {message}"),
+    }
+}
+
+impl InventoryError {
+    pub(crate) fn at(source_name: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+        InventoryError::Invalid {
+            source_name: source_name.to_string(),
+            line,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Expands an address, a CIDR or a range into addresses, in order.
+///
+/// `a.b.c.d`, `a.b.c.d/nn` (host bits are ignored, as a scanner does), and
+/// `a.b.c.d-e.f.g.h` or `a.b.c.d-h` (last octet). More than
+/// [`MAX_EXPANSION`] addresses is refused.
+pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
+    let s = spec.trim();
+    let not_addr = || format!("\"{s}\" is not an IPv4 address, CIDR or range");
+    if let Some((net, prefix)) = s.split_once('/') {
+        let addr: Ipv4Addr = net.trim().parse().map_err(|_| not_addr())?;
+        let prefix: u32 = match prefix.trim().parse() {
+            Ok(p) if p <= 32 => p,
+            _ => return Err(format!("\"{s}\": the prefix length must be 0 to 32")),
+        };
+        let count = 1u64 << (32 - prefix);
+        if count > MAX_EXPANSION {
+            return Err(format!(
+                "CIDR {s} has {count} addresses; more than a /16 (65536) is refused"
+            ));
+        }
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        let base = u32::from(addr) & mask;
+        return Ok((base..=base | !mask).map(Ipv4Addr::from).collect());
+    }
+    if let Some((a, b)) = s.split_once('-') {
+        let start: Ipv4Addr = a.trim().parse().map_err(|_| not_addr())?;
+        let b = b.trim();
+        let end: Ipv4Addr = if b.contains('.') {
+            b.parse().map_err(|_| not_addr())?
+        } else {
+            let last: u8 = b.parse().map_err(|_| not_addr())?;
+            let [o1, o2, o3, _] = start.octets();
+            Ipv4Addr::new(o1, o2, o3, last)
+        };
+        let (lo, hi) = (u32::from(start), u32::from(end));
+        if lo > hi {
+            return Err(format!("range {s} ends before it starts"));
+        }
+        let count = u64::from(hi - lo) + 1;
+        if count > MAX_EXPANSION {
+            return Err(format!(
+                "range {s} has {count} addresses; more than a /16 (65536) is refused"
+            ));
+        }
+        return Ok((lo..=hi).map(Ipv4Addr::from).collect());
+    }
+    s.parse::<Ipv4Addr>()
+        .map(|a| vec![a])
+        .map_err(|_| not_addr())
+}
+
+/// A node's address given as a name (`10.0.0.5`) — the default name of a node
+/// when nothing better is known.
+fn is_address_name(node: &Node) -> bool {
+    node.name == node.address.to_string()
+}
+
+impl Inventory {
+    /// Normalizes nodes: canonical, sorted, deduplicated roles; one node per
+    /// address (roles merged, the first real name kept); sorted by address.
+    pub fn from_nodes(nodes: impl IntoIterator<Item = Node>) -> Inventory {
+        let mut by_addr: BTreeMap<Ipv4Addr, Node> = BTreeMap::new();
+        for mut node in nodes {
+            match by_addr.entry(node.address) {
+                Entry::Vacant(v) => {
+                    node.roles = normalize_roles(node.roles);
+                    v.insert(node);
+                }
+                Entry::Occupied(mut o) => {
+                    let known = o.get_mut();
+                    if is_address_name(known) && !is_address_name(&node) {
+                        known.name = node.name;
+                    }
+                    let mut roles = std::mem::take(&mut known.roles);
+                    roles.extend(node.roles);
+                    known.roles = normalize_roles(roles);
+                }
+            }
+        }
+        Inventory {
+            nodes: by_addr.into_values().collect(),
+        }
+    }
+
+    /// Both inventories' nodes, normalized (e.g. a file plus CLI flags).
+    pub fn merge(self, other: Inventory) -> Inventory {
+        Inventory::from_nodes(self.nodes.into_iter().chain(other.nodes))
+    }
+
+    /// Reads an inventory file in any supported format (see
+    /// [`detect_format`]). An inventory without nodes is an error: it is
+    /// almost surely the wrong file, or a sample with every host commented.
+    pub fn load(path: impl AsRef<Path>) -> Result<Inventory, InventoryError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let format = detect_format(Some(path), &text);
+        Inventory::parse(&text, &path.display().to_string(), format)
+    }
+
+    /// Parses inventory text of a known format; `source_name` names it in
+    /// errors.
+    pub fn parse(
+        text: &str,
+        source_name: &str,
+        format: InventoryFormat,
+    ) -> Result<Inventory, InventoryError> {
+        match format {
+            InventoryFormat::Yaml => file::from_yaml_str(text, source_name),
+            InventoryFormat::Toml => file::from_toml_str(text, source_name),
+            InventoryFormat::KubectlJson => kubectl::nodes_from_json(text, source_name),
+            InventoryFormat::AnsibleIni => ansible::from_ini_str(text, source_name),
+        }
+    }
+
+    /// Builds an inventory from CLI flag values: `(role, values)` pairs, each
+    /// value an address, CIDR or range, or several joined by commas
+    /// (`--worker 10.0.0.1,10.0.0.2`).
+    pub fn from_cli<R: AsRef<str>, S: AsRef<str>>(
+        groups: &[(R, &[S])],
+    ) -> Result<Inventory, InventoryError> {
+        let mut nodes = Vec::new();
+        for (role, values) in groups {
+            let role = role.as_ref();
+            let canonical = canonical_role(role);
+            for value in values.iter().map(AsRef::as_ref) {
+                let arg_err = |message: String| InventoryError::Arg {
+                    role: role.to_string(),
+                    value: value.to_string(),
+                    message,
+                };
+                validate_role(&canonical).map_err(arg_err)?;
+                for spec in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    for address in expand_addresses(spec).map_err(arg_err)? {
+                        nodes.push(Node {
+                            name: address.to_string(),
+                            address,
+                            roles: vec![canonical.clone()],
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Inventory::from_nodes(nodes))
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node at `address`.
+    pub fn get(&self, address: Ipv4Addr) -> Option<&Node> {
+        self.nodes
+            .binary_search_by_key(&address, |n| n.address)
+            .ok()
+            .map(|i| &self.nodes[i])
+    }
+
+    /// Every role some node has.
+    pub fn roles(&self) -> BTreeSet<&str> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.roles.iter().map(String::as_str))
+            .collect()
+    }
+
+    pub(crate) fn non_empty(self, source_name: &str, what: &str) -> Result<Self, InventoryError> {
+        if self.is_empty() {
+            Err(InventoryError::at(
+                source_name,
+                None,
+                format!("no nodes: {what}"),
+            ))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+fn normalize_roles(roles: Vec<String>) -> Vec<String> {
+    roles
+        .iter()
+        .map(|r| canonical_role(r))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Picks the format: by extension (`.yaml/.yml`, `.toml`, `.ini`, `.json`),
+/// else by content. Content rules: JSON with a `"kind"` is kubectl output;
+/// `[[x]]`, `[roles]` or `[nodes]` or a top-level `roles =`/`nodes =` is
+/// TOML; any other `[section]` is Ansible INI (kubeasz's `hosts` has no
+/// extension); the rest is YAML.
+pub fn detect_format(path: Option<&Path>, text: &str) -> InventoryFormat {
+    let ext = path
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let looks_kubectl = || text.trim_start().starts_with('{') && text.contains("\"kind\"");
+    match ext.as_deref() {
+        Some("yaml" | "yml") => return InventoryFormat::Yaml,
+        Some("toml") => return InventoryFormat::Toml,
+        Some("ini") => return InventoryFormat::AnsibleIni,
+        Some("json") => {
+            return if looks_kubectl() {
+                InventoryFormat::KubectlJson
+            } else {
+                InventoryFormat::Yaml // JSON is YAML
+            };
+        }
+        _ => {}
+    }
+    if text.trim_start().starts_with('{') {
+        return if looks_kubectl() {
+            InventoryFormat::KubectlJson
+        } else {
+            InventoryFormat::Yaml
+        };
+    }
+    let mut saw_section = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("[[") {
+            return InventoryFormat::Toml;
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let name = rest.split(']').next().unwrap_or("").trim();
+            if name == "roles" || name == "nodes" || name.starts_with("roles.") {
+                return InventoryFormat::Toml;
+            }
+            saw_section = true;
+        }
+    }
+    if saw_section {
+        return InventoryFormat::AnsibleIni;
+    }
+    let toml_key = text.lines().any(|l| {
+        ["roles", "nodes"].iter().any(|k| {
+            l.strip_prefix(k)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+    });
+    if toml_key {
+        InventoryFormat::Toml
+    } else {
+        InventoryFormat::Yaml
+    }
+}
+
+/// An address, CIDR or range, expanded; parsed inside serde so errors carry
+/// the value's position.
+pub(crate) struct AddrSpec(pub Vec<Ipv4Addr>);
+
+impl FromStr for AddrSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        expand_addresses(s).map(AddrSpec)
+    }
+}
+
+#[cfg(test)]
+mod tests;

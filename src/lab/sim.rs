@@ -142,7 +142,9 @@ pub fn network(scenario: &Scenario, scanner: Ipv4Addr, seed: u64) -> (SimSink, S
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut rng = Rng::new(seed);
     let strays = forge_strays(&scenario.present_hosts(), scanner, scenario.strays, &mut rng);
-    let probes = HostSet::parse(&scenario.targets, &scenario.exclude).map(|h| h.len()).unwrap_or(1);
+    let hosts = HostSet::parse(&scenario.targets, &scenario.exclude).map(|h| h.len()).unwrap_or(1);
+    let ports = crate::target::PortList::parse(&scenario.ports, Protocol::Tcp).map(|p| p.len() as u64).unwrap_or(1);
+    let probes = hosts * ports;
     let stray_every = (probes / (scenario.strays as u64 + 1)).max(1);
     (
         SimSink { oracle: scenario.oracle(), loss: scenario.loss_percent / 100.0, rng, replies: tx, strays, stray_every, seen: 0 },

@@ -1,0 +1,69 @@
+//! The command line as a user meets it: errors, dry runs, help, man pages.
+//! Nothing here sends a packet.
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(bin()).args(args).output().expect("runs portsweep");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_targets_and_ports_exit_2_naming_the_token() {
+    let (code, _, err) = run(&["scan", "198.19.1.0/33", "-p", "80"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bad target \"198.19.1.0/33\""), "{err}");
+    let (code, _, err) = run(&["scan", "198.19.1.0/24", "-p", "80,70000"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bad port specification \"70000\": port 70000 is above 65535"), "{err}");
+    let (code, _, err) = run(&["scan", "198.19.1.0/24", "--exclude", "198.19.0.0/16", "-p", "80"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn target_file_errors_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nodes.txt");
+    std::fs::write(&f, "# control plane\n198.19.0.8/29\n198.19.0.300\n").unwrap();
+    let (code, _, err) = run(&["scan", &format!("@{}", f.display()), "-p", "80"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(&format!("{}:3: bad target \"198.19.0.300\"", f.display())), "{err}");
+}
+
+#[test]
+fn dry_run_counts_probes_and_memory_without_sending() {
+    let (code, out, _) = run(&["scan", "198.18.0.0/16", "-p", "1-2784", "--rate", "100000", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("65536 hosts × 2784 ports = 182452224 probes"), "{out}");
+    assert!(out.contains("1824.5 s at 100000 packets/s"), "{out}");
+    // 4 bits per pair: 182,452,224 / 2 bytes + host bits and TTLs.
+    assert!(out.contains("result store 91299840 bytes (87.1 MiB)"), "{out}");
+}
+
+#[test]
+fn help_has_examples_and_completions_and_man_pages_generate() {
+    for sub in ["scan", "demo", "lab", "completions", "man"] {
+        let (code, out, _) = run(&[sub, "--help"]);
+        assert_eq!(code, Some(0));
+        assert!(out.contains("Examples:"), "{sub} --help lacks examples");
+    }
+    let (code, out, _) = run(&["completions", "bash"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("_portsweep()"));
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, _) = run(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let page = std::fs::read_to_string(dir.path().join("portsweep-scan.1")).unwrap();
+    assert!(page.contains("\\-\\-rate"), "man page lacks --rate");
+}
+
+#[test]
+fn udp_ports_are_refused_until_supported() {
+    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "U:53"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("UDP"), "{err}");
+}

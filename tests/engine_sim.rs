@@ -1,0 +1,61 @@
+//! The engine over the simulated network (no sockets, no privileges):
+//! every scenario's ground truth must come back exactly, under loss and
+//! with forged replies mixed in.
+mod common;
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use common::*;
+use portsweep::engine::{self, ScanConfig, Shard};
+use portsweep::lab::{sim, verify::verify, Scenario};
+use portsweep::report::{RunInfo, ScanReport};
+use portsweep::target::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::wire::Cookie;
+
+const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+
+fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
+    let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
+    let (sink, source) = sim::network(s, SCANNER, seed);
+    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE };
+    let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
+    ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard: "1/1".into() })
+}
+
+#[test]
+fn demo_scenario_is_exact() {
+    let s = scenario("demo");
+    let r = simulate(&s, 8, 1);
+    assert_exact(&s, &r);
+    assert_eq!(r.stats.invalid_replies, 0);
+    // No loss: one retry pass shows nothing more is coming.
+    assert_eq!(r.stats.passes, 2);
+}
+
+#[test]
+fn loss_is_recovered_by_adaptive_retries() {
+    let s = scenario("cluster-250-loss");
+    let r = simulate(&s, 8, 2);
+    assert_exact(&s, &r);
+    assert!(r.stats.passes >= 4, "{:?}", r.stats);
+}
+
+#[test]
+fn without_retries_loss_shows() {
+    // The same lossy network with no retry pass must get pairs wrong: the
+    // exactness above comes from the retries, not from a lenient check.
+    let s = scenario("cluster-250-loss");
+    let r = simulate(&s, 0, 3);
+    let v = verify(&s, &r, true);
+    assert!(v.exact < v.pairs - 10_000, "{}", v.summary(0));
+}
+
+#[test]
+fn every_forged_reply_is_rejected() {
+    let s = scenario("strays");
+    let r = simulate(&s, 8, 4);
+    assert_exact(&s, &r);
+    assert_eq!(r.stats.invalid_replies, s.strays as u64);
+}

@@ -29,7 +29,7 @@ pub enum Command {
   portsweep demo --scenario fixtures/scenarios/cluster-250.toml --format json --output demo.json")]
     Demo(DemoArgs),
     /// Lab maintenance.
-    #[command(after_help = "Examples:\n  portsweep lab clean")]
+    #[command(after_help = "Examples:\n  portsweep lab clean\n  portsweep lab exec fixtures/scenarios/demo.toml -- portsweep scan 198.19.1.0/28 -p 80")]
     Lab {
         #[command(subcommand)]
         action: LabAction,
@@ -52,6 +52,17 @@ pub enum Command {
 pub enum LabAction {
     /// Delete lab namespaces left behind by killed processes.
     Clean,
+    /// Build a scenario's lab, run a command inside its scanner namespace, tear the lab down.
+    #[command(after_help = "Examples:
+  portsweep lab exec fixtures/scenarios/cluster-250.toml -- portsweep scan 198.19.1.0/24 -p 1-1000 --rate max
+  portsweep lab exec fixtures/scenarios/demo.toml -- nmap -sS -n -Pn -p 80,443 198.19.1.0/28")]
+    Exec {
+        /// Scenario file describing the lab.
+        scenario: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 /// Packets per second, or `max`.

@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             println!("removed {} stale lab namespace(s){}", removed.len(), if removed.is_empty() { String::new() } else { format!(": {}", removed.join(", ")) });
             Ok(0)
         }
+        Command::Lab { action: LabAction::Exec { scenario, command } } => lab_exec(&scenario, &command),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portsweep", &mut std::io::stdout());
             Ok(0)
@@ -60,4 +61,23 @@ pub fn emit(report: &ScanReport, out: &OutputArgs) -> Result<(), Failure> {
             None => "writing to stdout".into(),
         })
         .map_err(Failure::runtime)
+}
+
+/// Builds the lab, runs `command` in its scanner namespace, tears it down
+/// (also when the command fails or SIGINT arrives), and returns its code.
+fn lab_exec(scenario: &std::path::Path, command: &[String]) -> Result<u8, Failure> {
+    let scenario = portsweep::lab::Scenario::load(scenario).map_err(Failure::input)?;
+    // While the command runs, SIGINT goes to it (same process group); we
+    // only need to survive it to clean up.
+    let _stop = stop_flag()?;
+    let lab = portsweep::lab::Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
+    eprintln!("lab {}: scanner namespace {}, targets {}", lab.name, lab.scanner_ns(), scenario.targets.join(" "));
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", lab.scanner_ns()])
+        .args(command)
+        .status()
+        .with_context(|| format!("running {}", command.join(" ")))
+        .map_err(Failure::runtime)?;
+    drop(lab);
+    Ok(status.code().map(|c| c as u8).unwrap_or(1))
 }

@@ -17,6 +17,9 @@ pub fn run(args: DemoArgs) -> Result<u8, Failure> {
         None => Scenario::parse(BUILTIN, "fixtures/scenarios/demo.toml", "demo").map_err(Failure::input)?,
     };
     let stop = stop_flag()?;
+    // A second Ctrl-C exits at once and leaves the namespaces: a later run
+    // removes those of processes that are gone.
+    let _ = Lab::clean_stale();
     eprintln!("demo: building lab {:?}: {}", scenario.name, scenario.description.trim());
     let lab = Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
     let space = scan::parse_space(&scenario.targets, &scenario.exclude, &scenario.ports)?;

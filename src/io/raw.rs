@@ -224,14 +224,13 @@ impl ReplySource for PacketReceiver {
     fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
         let (slots, lens) = batch.slots_mut();
         let n = slots.len().min(self.msgs.len());
-        for i in 0..n {
-            self.iovs[i] = libc::iovec { iov_base: slots[i].as_mut_ptr() as *mut libc::c_void, iov_len: RX_SLOT };
-            let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = std::ptr::null_mut();
-            h.msg_namelen = 0;
-            h.msg_iov = &mut self.iovs[i];
-            h.msg_iovlen = 1;
-            self.msgs[i].msg_len = 0;
+        for ((slot, iov), msg) in slots.iter_mut().zip(self.iovs.iter_mut()).zip(self.msgs.iter_mut()).take(n) {
+            *iov = libc::iovec { iov_base: slot.as_mut_ptr() as *mut libc::c_void, iov_len: RX_SLOT };
+            msg.msg_hdr.msg_name = std::ptr::null_mut();
+            msg.msg_hdr.msg_namelen = 0;
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
+            msg.msg_len = 0;
         }
         // SAFETY: msgs point into `batch`'s slots, alive for the call.
         let r = unsafe { libc::recvmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
@@ -246,8 +245,8 @@ impl ReplySource for PacketReceiver {
             };
         }
         let got = r as usize;
-        for i in 0..got {
-            lens[i] = (self.msgs[i].msg_len as usize).min(RX_SLOT) as u16;
+        for (len, msg) in lens.iter_mut().zip(&self.msgs).take(got) {
+            *len = (msg.msg_len as usize).min(RX_SLOT) as u16;
         }
         batch.set_len(got);
         Ok(())

@@ -76,7 +76,7 @@ fn engine_pass(c: &mut Criterion) {
         b.iter_batched(
             || sim::network(&s, SRC, 1),
             |(sink, source)| {
-                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE };
+                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1) };
                 engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).expect("engine runs")
             },
             BatchSize::PerIteration,

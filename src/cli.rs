@@ -21,7 +21,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   portsweep scan 198.19.0.8/29 198.19.1.0/24 -p 6443,2379-2380,10250,30000-32767 --rate 100000 --format json --output scan.json
   portsweep scan @nodes.txt --exclude 198.19.1.13 -p 22,80,443 --dry-run
-  portsweep scan 198.19.1.0/24 -p 30000-32767 --rate max --retries 2 --seed 7 --format csv")]
+  portsweep scan 198.19.1.0/24 -p 30000-32767 --rate max --retries 2 --seed 7 --format csv
+  portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472")]
     Scan(ScanArgs),
     /// Build a small simulated cluster in network namespaces, scan it, print the result, tear it down.
     #[command(after_help = "Examples:
@@ -89,9 +90,12 @@ pub struct ScanArgs {
     /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, @file (one per line, # comments).
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
-    /// Ports in nmap syntax (22,80,30000-32767); duplicates are merged.
-    #[arg(short, long, value_name = "PORTS")]
-    pub ports: String,
+    /// Ports in nmap syntax (22,80,30000-32767); `T:`/`U:` switch protocol (T:6443,U:123,8472). Duplicates merge.
+    #[arg(short, long, value_name = "PORTS", required_unless_present = "udp")]
+    pub ports: Option<String>,
+    /// UDP ports (like nmap -sU with -p U:…): 123,8285,8472.
+    #[arg(long, value_name = "PORTS")]
+    pub udp: Option<String>,
     /// Targets to leave out (same forms as TARGET).
     #[arg(long, value_name = "TARGET")]
     pub exclude: Vec<String>,
@@ -113,8 +117,14 @@ pub struct EngineArgs {
     pub rate: Rate,
     /// Most retry passes over still-silent pairs. Passes stop earlier once
     /// the loss measured so far says no pair is likely still lost.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=15))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=14))]
     pub retries: u8,
+    /// Longest time spent after the passes re-probing silent UDP ports on
+    /// hosts whose ICMP errors are rate limited (about one closed port per
+    /// second per host can be told from silence). Scans with a few UDP
+    /// ports per host finish their rounds in about 2 s whatever this is.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub icmp_wait: Duration,
     /// Fixed wait for late replies after each pass (default: derived from the measured RTT).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub wait: Option<Duration>,

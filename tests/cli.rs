@@ -62,8 +62,15 @@ fn help_has_examples_and_completions_and_man_pages_generate() {
 }
 
 #[test]
-fn udp_ports_are_refused_until_supported() {
-    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "U:53"]);
+fn ports_are_required() {
+    let (code, _, err) = run(&["scan", "127.0.0.1"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("UDP"), "{err}");
+    assert!(err.contains("--ports"), "{err}");
+}
+
+#[test]
+fn udp_flag_and_prefixes_count_udp_probes() {
+    let (code, out, _) = run(&["scan", "198.18.1.0/30", "-p", "T:6443,U:123", "--udp", "8285,8472", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("4 hosts × 4 ports = 16 probes"), "{out}");
 }

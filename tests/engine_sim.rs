@@ -19,7 +19,7 @@ const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
     let (sink, source) = sim::network(s, SCANNER, seed);
-    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE };
+    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30) };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
     ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard: "1/1".into() })
 }
@@ -58,4 +58,20 @@ fn every_forged_reply_is_rejected() {
     let r = simulate(&s, 8, 4);
     assert_exact(&s, &r);
     assert_eq!(r.stats.invalid_replies, s.strays as u64);
+}
+
+#[test]
+fn udp_with_per_node_icmp_budgets_and_loss_is_exact() {
+    let s = scenario("udp-250");
+    let r = simulate(&s, 8, 5);
+    assert_exact(&s, &r);
+    assert_eq!(r.stats.udp_unresolved, 0);
+}
+
+#[test]
+fn udp_behind_one_shared_icmp_limiter_is_exact_after_rounds() {
+    let s = scenario("udp-limit");
+    let r = simulate(&s, 8, 6);
+    assert_exact(&s, &r);
+    assert!(r.stats.icmp_rounds >= 10, "{:?}", r.stats);
 }

@@ -106,3 +106,32 @@ fn without_cap_net_raw_exit_code_is_3_with_a_hint() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CAP_NET_RAW") && err.contains("setcap cap_net_raw,cap_net_admin+ep"), "{err}");
 }
+
+#[test]
+fn udp_and_tcp_mixed_265_hosts_with_loss_is_exact_with_defaults() {
+    let _g = lab_lock();
+    let s = scenario("udp-250");
+    let lab = Lab::build(&s).expect("lab builds");
+    let (report, _) = scan_in_lab(&lab, &s, &["--rate", "max"]);
+    assert_exact(&s, &report);
+    assert_eq!(report.stats.udp_unresolved, 0);
+    eprintln!("udp-250: {:.2} s, {} probes, {} passes, {} ICMP rounds", report.stats.duration_s, report.stats.probes_sent, report.stats.passes, report.stats.icmp_rounds);
+}
+
+#[test]
+fn icmp_rate_limiting_bites_and_the_rounds_beat_it() {
+    let _g = lab_lock();
+    let s = scenario("udp-limit");
+    let lab = Lab::build(&s).expect("lab builds");
+    // Without rounds the kernel's limiter hides most closed ports.
+    let (fast, _) = scan_in_lab(&lab, &s, &["--rate", "max", "--icmp-wait", "0s"]);
+    let v = portsweep::lab::verify::verify(&s, &fast, true);
+    let wrong = v.pairs - v.exact;
+    assert!(wrong >= 10, "limiter did not bite: {}", v.summary(3));
+    assert_eq!(fast.stats.udp_unresolved, wrong + 1, "the dropped port is unresolved too");
+    // With the defaults every closed port is found closed.
+    let (report, _) = scan_in_lab(&lab, &s, &[]);
+    assert_exact(&s, &report);
+    assert!(report.stats.icmp_rounds >= 10, "{:?}", report.stats);
+    assert_eq!(report.stats.udp_unresolved, 0);
+}

@@ -23,7 +23,7 @@ pub fn run(args: DemoArgs) -> Result<u8, Failure> {
     eprintln!("demo: building lab {:?}: {}", scenario.name, scenario.description.trim());
     let lab = Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
     let space = scan::parse_space(&scenario.targets, &scenario.exclude, &scenario.ports)?;
-    let engine = EngineArgs { rate: Rate(None), retries: 8, wait: None, interface: None, source_ip: None, seed: None, senders: None };
+    let engine = EngineArgs { rate: Rate(None), retries: 8, icmp_wait: std::time::Duration::from_secs(30), wait: None, interface: None, source_ip: None, seed: None, senders: None };
     eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
     let argv: Vec<String> = std::env::args().collect();
     let report = lab

@@ -20,10 +20,13 @@ use crate::Failure;
 const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
-    let space = parse_space(&args.targets, &args.exclude, &args.ports)?;
-    if space.ports.count(Protocol::Udp) > 0 {
-        return Err(Failure::input(anyhow!("UDP ports ({}) are not scanned yet: only TCP SYN scanning is implemented", space.ports.to_spec())));
-    }
+    let ports = match (&args.ports, &args.udp) {
+        (Some(p), Some(u)) => format!("{p},U:{}", u.trim_start_matches(['U', 'u', ':'])),
+        (Some(p), None) => p.clone(),
+        (None, Some(u)) => format!("U:{}", u.trim_start_matches(['U', 'u', ':'])),
+        (None, None) => return Err(Failure::input(anyhow!("give ports with -p and/or --udp"))),
+    };
+    let space = parse_space(&args.targets, &args.exclude, &ports)?;
     if args.dry_run {
         print!("{}", dry_run(&space, &args.engine));
         return Ok(0);
@@ -102,6 +105,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         seed,
         cookie: Cookie::random(),
         shard: Shard::WHOLE,
+        icmp_wait: engine.icmp_wait,
     };
     let bar = progress_bar(space.len());
     let mut on_tick = |p: &Progress| {

@@ -12,7 +12,10 @@
 //! batches. A pass ends when the senders are done and replies have stopped
 //! for an RTT-derived timeout; the next pass re-probes only silent pairs.
 //! How many passes run is decided from the loss the passes reveal (see
-//! [`RetryPolicy`]), capped by `--retries`.
+//! [`RetryPolicy`]), capped by `--retries`. UDP ports still silent after
+//! the passes on hosts that do report closed ports get the ICMP rounds of
+//! [`icmp`]: rate limiting, not silence, may be hiding them.
+pub mod icmp;
 pub mod pace;
 pub mod rtt;
 pub mod store;
@@ -28,8 +31,8 @@ use crossbeam_channel::{unbounded, RecvTimeoutError};
 use crate::io::{ProbeSink, ReplySource, RxBatch, TxBatch};
 use crate::target::{Permutation, Protocol, ScanSpace};
 use crate::wire::cookie::ATTEMPT_SLOTS;
-use crate::wire::ipv4::PROTO_TCP;
-use crate::wire::{Cookie, Reply, SynTemplate, SYN_LEN};
+use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
+use crate::wire::{payload, udp, Cookie, Reply, SynTemplate, SYN_LEN};
 use pace::Pacer;
 use rtt::RttEstimator;
 pub use store::{Answer, ResultStore};
@@ -71,6 +74,8 @@ pub struct ScanConfig {
     pub seed: u64,
     pub cookie: Cookie,
     pub shard: Shard,
+    /// Longest time spent in ICMP rounds for UDP (see [`icmp`]).
+    pub icmp_wait: Duration,
 }
 
 /// Counters, shared by all threads (relaxed atomics, summed per batch).
@@ -97,6 +102,13 @@ pub struct ScanStats {
     pub rx_dropped: u64,
     pub passes: u32,
     pub srtt_us: u64,
+    /// ICMP rounds run for rate-limited UDP hosts.
+    #[serde(default)]
+    pub icmp_rounds: u32,
+    /// UDP pairs left `open|filtered` because `--icmp-wait` ran out before
+    /// their host's ICMP budget could tell closed from silent.
+    #[serde(default)]
+    pub udp_unresolved: u64,
 }
 
 /// What a progress display sees, about ten times a second.
@@ -184,6 +196,9 @@ struct Shared {
     rx_stop: AtomicBool,
     timeout_us: AtomicU64,
     srtt_us: AtomicU64,
+    /// Pairs answered to ICMP-round probes (the attempt slot says so),
+    /// duplicates included: the rounds need to know who answered *now*.
+    round_answers: crossbeam_channel::Sender<u64>,
 }
 
 impl Shared {
@@ -192,8 +207,11 @@ impl Shared {
     }
 }
 
+/// Work for a sender: a pass over the permuted order, or an explicit list
+/// of pairs in the order given (ICMP rounds).
 struct PassJob {
     attempt: u8,
+    list: Option<Arc<Vec<u64>>>,
 }
 
 /// Runs a scan to completion (or until `stop` is set), calling `on_tick`
@@ -210,6 +228,7 @@ pub fn run(
     let perm = Permutation::new(space.len(), config.seed);
     let local_len = config.shard.local_len(space.len());
     let chunks = local_len.div_ceil(CHUNK) as usize;
+    let (round_tx, round_rx) = unbounded::<u64>();
     let shared = Arc::new(Shared {
         perm,
         local_len,
@@ -223,6 +242,7 @@ pub fn run(
         rx_stop: AtomicBool::new(false),
         timeout_us: AtomicU64::new(rtt::INITIAL_TIMEOUT.as_micros() as u64),
         srtt_us: AtomicU64::new(0),
+        round_answers: round_tx,
         config,
     });
 
@@ -241,7 +261,10 @@ pub fn run(
             let mut batch = TxBatch::new(pace::batch_size(per_thread_rate, MAX_BATCH));
             let mut pacer = Pacer::new(per_thread_rate);
             for job in job_rx {
-                let r = send_pass(&shared, sink.as_mut(), &mut batch, &mut pacer, job.attempt);
+                let r = match &job.list {
+                    None => send_pass(&shared, sink.as_mut(), &mut batch, &mut pacer, job.attempt),
+                    Some(list) => send_list(&shared, sink.as_mut(), &mut batch, &mut pacer, job.attempt, list),
+                };
                 if done_tx.send(r).is_err() {
                     break;
                 }
@@ -267,7 +290,8 @@ pub fn run(
         open_found: shared.counters.open_found.load(Relaxed),
         elapsed: shared.t0.elapsed(),
     };
-    for pass in 0..=shared.config.max_retries as u32 {
+    // Attempt slot 15 belongs to the ICMP rounds.
+    for pass in 0..=shared.config.max_retries.min(icmp::ROUND_ATTEMPT - 1) as u32 {
         let attempt = (pass % ATTEMPT_SLOTS as u32) as u8;
         let slot = (attempt & 1) as usize;
         for t in shared.chunk_sent_us[slot].iter() {
@@ -277,7 +301,7 @@ pub fn run(
         shared.next_chunk.store(0, Relaxed);
         let answers_before = shared.counters.new_answers.load(Relaxed);
         for tx in &job_txs {
-            let _ = tx.send(PassJob { attempt });
+            let _ = tx.send(PassJob { attempt, list: None });
         }
         passes += 1;
         let mut pending = job_txs.len();
@@ -303,6 +327,18 @@ pub fn run(
         if !policy.after_pass(pass, answers) || all_answered(&shared) {
             break;
         }
+    }
+    let mut rounds = icmp::RoundsOutcome::default();
+    if complete && error.is_none() && space.ports.count(Protocol::Udp) > 0 {
+        let send_list = |list: Vec<u64>| -> io::Result<()> {
+            let _ = job_txs[0].send(PassJob { attempt: icmp::ROUND_ATTEMPT, list: Some(Arc::new(list)) });
+            done_rx.recv().unwrap_or_else(|_| Err(io::Error::other("sender thread ended")))
+        };
+        match icmp::run_rounds(&shared, &round_rx, send_list) {
+            Ok(r) => rounds = r,
+            Err(e) => error = Some(e),
+        }
+        complete = !shared.stop.load(Relaxed);
     }
     on_tick(&progress(passes.saturating_sub(1)));
     drop(job_txs);
@@ -330,6 +366,8 @@ pub fn run(
         rx_dropped,
         passes,
         srtt_us: shared.srtt_us.load(Relaxed),
+        icmp_rounds: rounds.rounds,
+        udp_unresolved: rounds.unresolved,
     };
     Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now() })
 }
@@ -365,7 +403,6 @@ fn final_wait(shared: &Shared, on_tick: &mut dyn FnMut(&Progress), progress: &dy
 
 fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8) -> io::Result<()> {
     let config = &shared.config;
-    let space = &*config.space;
     let retry = attempt > 0;
     let template = SynTemplate::new();
     let times = &shared.chunk_sent_us[(attempt & 1) as usize];
@@ -399,20 +436,51 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pac
             if retry && shared.store.get(index) != Answer::None {
                 continue;
             }
-            let (dst, proto, dport) = space.pair(index);
-            debug_assert_eq!(proto, Protocol::Tcp);
-            let tag = config.cookie.tag(config.source, dst, PROTO_TCP, dport, attempt);
-            batch.push_with(dst, |slot| {
-                let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");
-                template.emit(out, config.source, dst, dport, tag, q as u16);
-                SYN_LEN
-            });
+            push_probe(config, &template, batch, index, attempt, q as u16);
             if batch.is_full() {
                 flush(batch)?;
             }
         }
     }
     flush(batch)
+}
+
+/// Builds the probe for pair `index` into the next slot of `batch`.
+#[inline]
+fn push_probe(config: &ScanConfig, template: &SynTemplate, batch: &mut TxBatch, index: u64, attempt: u8, ip_id: u16) {
+    let (dst, proto, dport) = config.space.pair(index);
+    let src = config.source;
+    match proto {
+        Protocol::Tcp => {
+            let tag = config.cookie.tag(src, dst, PROTO_TCP, dport, attempt);
+            batch.push_with(dst, |slot| {
+                let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");
+                template.emit(out, src, dst, dport, tag, ip_id);
+                SYN_LEN
+            });
+        }
+        Protocol::Udp => {
+            let tag = config.cookie.tag(src, dst, PROTO_UDP, dport, attempt);
+            batch.push_with(dst, |slot| udp::emit(slot, src, dst, dport, tag, ip_id, payload::for_port(dport)));
+        }
+    }
+}
+
+/// Sends the pairs of `list` in order (ICMP rounds: order matters).
+fn send_list(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8, list: &[u64]) -> io::Result<()> {
+    let template = SynTemplate::new();
+    batch.clear();
+    for (n, &index) in list.iter().enumerate() {
+        push_probe(&shared.config, &template, batch, index, attempt, n as u16);
+        if batch.is_full() || n + 1 == list.len() {
+            pacer.admit(batch.len());
+            sink.send(batch)?;
+            shared.counters.probes_sent.fetch_add(batch.len() as u64, Relaxed);
+            shared.counters.retransmissions.fetch_add(batch.len() as u64, Relaxed);
+            batch.clear();
+        }
+    }
+    Ok(())
 }
 
 /// The receiver thread: runs until `rx_stop`, returns the kernel's drop count.
@@ -433,6 +501,9 @@ fn receive(shared: &Shared, mut source: Box<dyn ReplySource>) -> io::Result<u64>
                     let host = index / shared.config.space.port_count() as u64;
                     if host_answered {
                         shared.store.mark_host_up(host, ttl);
+                    }
+                    if attempt == icmp::ROUND_ATTEMPT {
+                        let _ = shared.round_answers.send(index);
                     }
                     if shared.store.record(index, answer) {
                         new += 1;
@@ -480,13 +551,37 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
             let index = config.space.index_of(ip.src, Protocol::Tcp, tcp.sport)?;
             Some((index, answer, attempt, true, Some(ip.ttl)))
         }
-        Reply::Unreachable { ip, icmp } => {
-            if icmp.quoted_src != config.source || icmp.quoted_protocol != PROTO_TCP {
+        Reply::Udp { ip, udp } => {
+            if ip.dst != config.source {
                 return None;
             }
-            let attempt = config.cookie.check(icmp.quoted_src, icmp.quoted_dst, PROTO_TCP, icmp.quoted_dport, icmp.quoted_sport, icmp.quoted_word)?;
+            let (attempt, tag) = config.cookie.check_port(ip.dst, ip.src, PROTO_UDP, udp.sport, udp.dport)?;
+            if !payload::for_port(udp.sport).reply_matches(udp.payload, tag.token) {
+                return None;
+            }
+            let index = config.space.index_of(ip.src, Protocol::Udp, udp.sport)?;
+            Some((index, Answer::UdpReply, attempt, true, Some(ip.ttl)))
+        }
+        Reply::Unreachable { ip, icmp } => {
+            if icmp.quoted_src != config.source {
+                return None;
+            }
+            let (proto, attempt) = match icmp.quoted_protocol {
+                PROTO_TCP => (Protocol::Tcp, config.cookie.check(icmp.quoted_src, icmp.quoted_dst, PROTO_TCP, icmp.quoted_dport, icmp.quoted_sport, icmp.quoted_word)?),
+                PROTO_UDP => {
+                    // The quoted length and checksum must be those of the
+                    // datagram we would have sent: 16 more keyed bits.
+                    let (attempt, tag) = config.cookie.check_port(icmp.quoted_src, icmp.quoted_dst, PROTO_UDP, icmp.quoted_dport, icmp.quoted_sport)?;
+                    let expected = udp::quoted_word(icmp.quoted_src, icmp.quoted_dst, icmp.quoted_dport, tag, payload::for_port(icmp.quoted_dport));
+                    if expected != icmp.quoted_word {
+                        return None;
+                    }
+                    (Protocol::Udp, attempt)
+                }
+                _ => return None,
+            };
             let answer = Answer::from_icmp_code(icmp.code)?;
-            let index = config.space.index_of(icmp.quoted_dst, Protocol::Tcp, icmp.quoted_dport)?;
+            let index = config.space.index_of(icmp.quoted_dst, proto, icmp.quoted_dport)?;
             Some((index, answer, attempt, ip.src == icmp.quoted_dst, None))
         }
     }

@@ -11,7 +11,7 @@ use std::io;
 use std::net::Ipv4Addr;
 
 /// Largest probe a slot holds (IPv4 + transport + payload).
-pub const TX_SLOT: usize = 128;
+pub const TX_SLOT: usize = 192;
 /// Bytes kept of each received packet: enough for IPv4 + ICMP + a quoted
 /// IPv4 header with options + 8 bytes, or IPv4 + TCP with options.
 pub const RX_SLOT: usize = 256;

@@ -144,9 +144,9 @@ pub struct PacketReceiver {
 // SAFETY: as for RawSender; pointers are rebuilt per call.
 unsafe impl Send for PacketReceiver {}
 
-/// Classic BPF: accept TCP to ports >= SPORT_BASE and ICMP type 3, truncated
-/// to RX_SLOT bytes; drop the rest in the kernel. Offsets are relative to
-/// the IP header (SOCK_DGRAM).
+/// Classic BPF: accept TCP and UDP to ports >= SPORT_BASE and ICMP type 3,
+/// truncated to RX_SLOT bytes; drop the rest in the kernel. Offsets are
+/// relative to the IP header (SOCK_DGRAM).
 fn reply_filter() -> Vec<libc::sock_filter> {
     let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     const LDB_ABS: u16 = 0x30;
@@ -158,16 +158,17 @@ fn reply_filter() -> Vec<libc::sock_filter> {
     const RET: u16 = 0x06;
     vec![
         ins(LDB_ABS, 0, 0, 9),                  // 0: A = ip protocol
-        ins(JEQ, 0, 3, 6),                      // 1: tcp? -> 2 : 5
-        ins(LDX_MSH, 0, 0, 0),                  // 2: X = ip header length
-        ins(LDH_IND, 0, 0, 2),                  // 3: A = tcp dport
-        ins(JGE, 4, 5, SPORT_BASE as u32),      // 4: ours? -> 9 : 10
-        ins(JEQ, 0, 4, 1),                      // 5: icmp? -> 6 : 10
-        ins(LDX_MSH, 0, 0, 0),                  // 6: X = ip header length
-        ins(LDB_IND, 0, 0, 0),                  // 7: A = icmp type
-        ins(JEQ, 0, 1, 3),                      // 8: unreachable? -> 9 : 10
-        ins(RET, 0, 0, RX_SLOT as u32),         // 9: accept
-        ins(RET, 0, 0, 0),                      // 10: drop
+        ins(JEQ, 1, 0, 6),                      // 1: tcp? -> 3 : 2
+        ins(JEQ, 0, 3, 17),                     // 2: udp? -> 3 : 6
+        ins(LDX_MSH, 0, 0, 0),                  // 3: X = ip header length
+        ins(LDH_IND, 0, 0, 2),                  // 4: A = destination port
+        ins(JGE, 4, 5, SPORT_BASE as u32),      // 5: ours? -> 10 : 11
+        ins(JEQ, 0, 4, 1),                      // 6: icmp? -> 7 : 11
+        ins(LDX_MSH, 0, 0, 0),                  // 7: X = ip header length
+        ins(LDB_IND, 0, 0, 0),                  // 8: A = icmp type
+        ins(JEQ, 0, 1, 3),                      // 9: unreachable? -> 10 : 11
+        ins(RET, 0, 0, RX_SLOT as u32),         // 10: accept
+        ins(RET, 0, 0, 0),                      // 11: drop
     ]
 }
 

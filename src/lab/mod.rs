@@ -7,6 +7,7 @@
 //! shaped by nftables); `sim` plays them as a simulated network for engine
 //! tests without privileges; `verify` compares a scan report with the truth.
 pub mod netns;
+pub mod responder;
 pub mod scenario;
 pub mod sim;
 pub mod verify;

@@ -17,7 +17,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::scenario::{Behaviour, Scenario};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::scenario::{Behaviour, IcmpModel, Scenario};
 use crate::target::Protocol;
 
 pub const SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -44,6 +46,7 @@ pub struct Lab {
     scanner_ns: String,
     target_ns: String,
     listeners: Vec<TcpListener>,
+    responder: Option<super::responder::Responder>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -120,7 +123,7 @@ impl Lab {
             return Err(LabError::NotRoot);
         }
         let name = format!("{PREFIX}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new() };
+        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new(), responder: None };
         // On any error below, dropping `lab` deletes what was made.
         lab.build_network(scenario)?;
         lab.apply_firewall(scenario)?;
@@ -157,17 +160,17 @@ impl Lab {
             }
         }
         run(Command::new("ip").args(["-n", &t, "-batch", "-"]), Some(&script))?;
-        // Deep SYN and accept queues (listeners never accept), and no ICMP
-        // rate limiting: one namespace answers for every node, and real
-        // nodes each have their own limiter, so the lab's must not bind.
+        // Deep SYN and accept queues (listeners never accept). Unless the
+        // scenario asks for the kernel's own ICMP limiter, lift it: one
+        // namespace answers for every node, and real nodes each have their
+        // own budget (modelled per address by nftables, see `ruleset`).
+        let lift_icmp = scenario.icmp != IcmpModel::Kernel;
         in_netns(&t, || -> io::Result<()> {
-            for (key, value) in [
-                ("net/ipv4/tcp_max_syn_backlog", "65536"),
-                ("net/core/somaxconn", "65535"),
-                ("net/ipv4/icmp_ratelimit", "0"),
-                ("net/ipv4/icmp_msgs_per_sec", "10000000"),
-                ("net/ipv4/icmp_msgs_burst", "10000000"),
-            ] {
+            let mut keys = vec![("net/ipv4/tcp_max_syn_backlog", "65536"), ("net/core/somaxconn", "65535")];
+            if lift_icmp {
+                keys.extend([("net/ipv4/icmp_ratelimit", "0"), ("net/ipv4/icmp_msgs_per_sec", "10000000"), ("net/ipv4/icmp_msgs_burst", "10000000")]);
+            }
+            for (key, value) in keys {
                 // Some keys are global on older kernels: best effort.
                 let _ = std::fs::write(format!("/proc/sys/{key}"), value);
             }
@@ -183,19 +186,17 @@ impl Lab {
 
     /// The nftables ruleset for the scenario (public for inspection/tests).
     pub fn ruleset(scenario: &Scenario) -> String {
-        let mut sets: std::collections::BTreeMap<Behaviour, Vec<String>> = Default::default();
-        let mut listen_ports = std::collections::BTreeSet::new();
-        let present = scenario.present_hosts();
-        for &(a, b) in present.ranges() {
-            for addr in a..=b {
-                let addr = Ipv4Addr::from(addr);
-                for (port_range, behaviour) in pair_behaviours(scenario, addr) {
-                    if behaviour == Behaviour::Open {
+        let mut sets: BTreeMap<(Protocol, Behaviour), Vec<String>> = Default::default();
+        let mut listen_ports = BTreeSet::new();
+        for addr in scenario.present_hosts().iter() {
+            for proto in [Protocol::Tcp, Protocol::Udp] {
+                for (port_range, behaviour) in pair_behaviours(scenario, addr, proto) {
+                    if behaviour == Behaviour::Open && proto == Protocol::Tcp {
                         listen_ports.extend(port_range.0..=port_range.1);
                     }
                     if behaviour != Behaviour::Closed {
                         let ports = if port_range.0 == port_range.1 { port_range.0.to_string() } else { format!("{}-{}", port_range.0, port_range.1) };
-                        sets.entry(behaviour).or_default().push(format!("{addr} . {ports}"));
+                        sets.entry((proto, behaviour)).or_default().push(format!("{addr} . {ports}"));
                     }
                 }
             }
@@ -212,11 +213,16 @@ impl Lab {
         };
         set(&mut out, "dead", "ipv4_addr", &dead);
         let pairs = "ipv4_addr . inet_service";
-        set(&mut out, "drop_pairs", pairs, sets.get(&Behaviour::Drop).map(Vec::as_slice).unwrap_or(&[]));
-        set(&mut out, "prohibit_pairs", pairs, sets.get(&Behaviour::Prohibit).map(Vec::as_slice).unwrap_or(&[]));
-        set(&mut out, "open_pairs", pairs, sets.get(&Behaviour::Open).map(Vec::as_slice).unwrap_or(&[]));
+        for (proto, prefix) in [(Protocol::Tcp, ""), (Protocol::Udp, "udp_")] {
+            for (b, name) in [(Behaviour::Drop, "drop_pairs"), (Behaviour::Prohibit, "prohibit_pairs"), (Behaviour::Open, "open_pairs")] {
+                set(&mut out, &format!("{prefix}{name}"), pairs, sets.get(&(proto, b)).map(Vec::as_slice).unwrap_or(&[]));
+            }
+        }
         let ports: Vec<String> = listen_ports.iter().map(u16::to_string).collect();
         set(&mut out, "listen_ports", "inet_service", &ports);
+        if scenario.icmp == IcmpModel::PerNode {
+            out.push_str("  set icmp_budget {\n    type ipv4_addr; flags dynamic; timeout 10m;\n  }\n");
+        }
         let _ = writeln!(out, "  chain input {{\n    type filter hook input priority 0; policy accept;\n    iifname != \"{TARGET_IF}\" accept");
         if loss > 0 {
             let _ = writeln!(out, "    numgen random mod 1000 < {loss} drop");
@@ -226,8 +232,20 @@ impl Lab {
              \x20   ip daddr . tcp dport @drop_pairs drop\n\
              \x20   ip daddr . tcp dport @prohibit_pairs reject with icmp type admin-prohibited\n\
              \x20   ip daddr . tcp dport @open_pairs accept\n\
-             \x20   tcp dport @listen_ports reject with tcp reset\n  }\n",
+             \x20   tcp dport @listen_ports reject with tcp reset\n\
+             \x20   ip daddr . udp dport @udp_drop_pairs drop\n\
+             \x20   ip daddr . udp dport @udp_prohibit_pairs reject with icmp type admin-prohibited\n\
+             \x20   ip daddr . udp dport @udp_open_pairs accept\n",
         );
+        if scenario.icmp == IcmpModel::PerNode {
+            // Linux's per-destination default (icmp_ratelimit 1000 ms, burst
+            // 6), kept per lab address as a real node keeps it.
+            out.push_str(
+                "    meta l4proto udp add @icmp_budget { ip daddr limit rate 1/second burst 6 packets } reject with icmp type port-unreachable\n\
+                 \x20   meta l4proto udp drop\n",
+            );
+        }
+        out.push_str("  }\n");
         if loss > 0 {
             let _ = writeln!(out, "  chain output {{\n    type filter hook output priority 0; policy accept;\n    oifname \"{TARGET_IF}\" numgen random mod 1000 < {loss} drop\n  }}");
         }
@@ -240,15 +258,24 @@ impl Lab {
     }
 
     fn start_listeners(&mut self, scenario: &Scenario) -> Result<(), LabError> {
-        let mut ports = std::collections::BTreeSet::new();
-        for rule in &scenario.rules {
-            for (list, b) in &rule.ports {
-                if *b == Behaviour::Open {
-                    ports.extend(list.as_slice().iter().filter(|p| p.0 == Protocol::Tcp).map(|p| p.1));
+        let mut ports = BTreeSet::new();
+        let mut udp_pairs = Vec::new();
+        for addr in scenario.present_hosts().iter() {
+            for proto in [Protocol::Tcp, Protocol::Udp] {
+                for ((lo, hi), b) in pair_behaviours(scenario, addr, proto) {
+                    match (proto, b) {
+                        (Protocol::Tcp, Behaviour::Open) => ports.extend(lo..=hi),
+                        (Protocol::Udp, Behaviour::Open) => udp_pairs.extend((lo..=hi).map(|p| (addr, p))),
+                        _ => {}
+                    }
                 }
             }
         }
-        raise_fd_limit(ports.len() as u64 + 1024);
+        raise_fd_limit(ports.len() as u64 + udp_pairs.len() as u64 + 1024);
+        if !udp_pairs.is_empty() {
+            let sockets = in_netns(&self.target_ns, || udp_pairs.iter().map(|&(a, p)| std::net::UdpSocket::bind((a, p))).collect::<io::Result<Vec<_>>>())??;
+            self.responder = Some(super::responder::Responder::start(sockets)?);
+        }
         let listeners = in_netns(&self.target_ns, || -> io::Result<Vec<TcpListener>> {
             let mut v = Vec::with_capacity(ports.len());
             for &port in &ports {
@@ -296,14 +323,14 @@ impl Lab {
 
 /// Behaviour of each port range of `addr` that differs from "closed",
 /// resolved over the rules in order (later rules win).
-fn pair_behaviours(scenario: &Scenario, addr: Ipv4Addr) -> Vec<((u16, u16), Behaviour)> {
+fn pair_behaviours(scenario: &Scenario, addr: Ipv4Addr, proto: Protocol) -> Vec<((u16, u16), Behaviour)> {
     // Every port some rule names for this host starts an interval and the
     // port after it ends one, so each interval has a single behaviour.
     let mut edges = std::collections::BTreeSet::new();
     let rules: Vec<_> = scenario.rules.iter().filter(|r| r.hosts.index_of(addr).is_some()).collect();
     for r in &rules {
         for (list, _) in &r.ports {
-            for &(_, p) in list.as_slice() {
+            for &(_, p) in list.as_slice().iter().filter(|(pr, _)| *pr == proto) {
                 edges.insert(p as u32);
                 edges.insert(p as u32 + 1);
             }
@@ -313,7 +340,7 @@ fn pair_behaviours(scenario: &Scenario, addr: Ipv4Addr) -> Vec<((u16, u16), Beha
     let mut out: Vec<((u16, u16), Behaviour)> = Vec::new();
     for w in edges.windows(2) {
         let (lo, hi) = (w[0] as u16, (w[1] - 1) as u16);
-        let b = scenario.behaviour(addr, Protocol::Tcp, lo);
+        let b = scenario.behaviour(addr, proto, lo);
         if b == Behaviour::Closed {
             continue;
         }
@@ -339,6 +366,7 @@ fn raise_fd_limit(want: u64) {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.listeners.clear();
+        self.responder = None;
         let deadline = Instant::now() + Duration::from_secs(5);
         for ns in [&self.scanner_ns, &self.target_ns] {
             // Deleting can race with sockets still closing: retry briefly.

@@ -18,6 +18,18 @@
 //! prohibit = "2379"           # ICMP admin-prohibited (filtered)
 //! dead = false                # the address answers nothing at all
 //! ```
+//! Ports take nmap's `T:`/`U:` prefixes (`open = "80,U:123,8472"`). An open
+//! UDP port is a responder bound to that address: NTP-shaped on 123 (it
+//! echoes the request's transmit timestamp as origin), an echo elsewhere.
+//! A closed UDP port answers ICMP port unreachable, drop is `open|filtered`.
+//!
+//! `icmp` says how ICMP errors for closed UDP ports are limited:
+//! `"per-node"` (the default) gives every lab address its own budget of
+//! Linux's defaults (burst 6, then 1/s; an nftables meter keyed by address),
+//! as real nodes each have; `"kernel"` leaves the namespace's own limiter,
+//! which all lab addresses share (faithful for a one-node lab only);
+//! `"unlimited"` lifts all limits. TCP rejects are never limited in the lab,
+//! so their reasons can be checked exactly.
 //! Addresses outside 198.18.0.0/15 are refused: the lab only ever builds
 //! hosts in the benchmarking range.
 use std::net::Ipv4Addr;
@@ -51,6 +63,8 @@ struct RawScenario {
     loss_percent: f64,
     #[serde(default)]
     strays: u32,
+    #[serde(default)]
+    icmp: IcmpModel,
     scan: RawScan,
     #[serde(default)]
     hosts: Vec<RawRule>,
@@ -81,6 +95,16 @@ struct RawRule {
     dead: bool,
 }
 
+/// How ICMP errors for closed UDP ports are rate limited in the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IcmpModel {
+    #[default]
+    PerNode,
+    Kernel,
+    Unlimited,
+}
+
 /// How the lab makes a (host, port) behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Behaviour {
@@ -105,6 +129,7 @@ pub struct Scenario {
     pub description: String,
     pub loss_percent: f64,
     pub strays: u32,
+    pub icmp: IcmpModel,
     pub targets: Vec<String>,
     pub exclude: Vec<String>,
     pub ports: String,
@@ -154,6 +179,7 @@ impl Scenario {
             description: raw.description,
             loss_percent: raw.loss_percent,
             strays: raw.strays,
+            icmp: raw.icmp,
             targets: raw.scan.targets,
             exclude: raw.scan.exclude,
             ports: raw.scan.ports,
@@ -211,14 +237,16 @@ impl Oracle {
     }
 
     pub fn truth(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Truth {
-        if !self.host_up(addr) {
-            return Truth { state: "filtered", reason: "no-response" };
-        }
-        match self.scenario.behaviour(addr, proto, port) {
-            Behaviour::Open => Truth { state: "open", reason: "syn-ack" },
-            Behaviour::Closed => Truth { state: "closed", reason: "rst" },
-            Behaviour::Drop => Truth { state: "filtered", reason: "no-response" },
-            Behaviour::Prohibit => Truth { state: "filtered", reason: "admin-prohibited" },
+        let behaviour = if self.host_up(addr) { self.scenario.behaviour(addr, proto, port) } else { Behaviour::Drop };
+        let t = |state, reason| Truth { state, reason };
+        match (proto, behaviour) {
+            (Protocol::Tcp, Behaviour::Open) => t("open", "syn-ack"),
+            (Protocol::Tcp, Behaviour::Closed) => t("closed", "rst"),
+            (Protocol::Tcp, Behaviour::Drop) => t("filtered", "no-response"),
+            (Protocol::Udp, Behaviour::Open) => t("open", "udp-response"),
+            (Protocol::Udp, Behaviour::Closed) => t("closed", "port-unreach"),
+            (Protocol::Udp, Behaviour::Drop) => t("open|filtered", "no-response"),
+            (_, Behaviour::Prohibit) => t("filtered", "admin-prohibited"),
         }
     }
 }

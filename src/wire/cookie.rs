@@ -29,6 +29,9 @@ pub struct Cookie {
 pub struct ProbeTag {
     pub sport: u16,
     pub seq: u32,
+    /// The whole keyed hash, for payload fields that echo more bits (the
+    /// NTP transmit timestamp).
+    pub token: u64,
 }
 
 impl Cookie {
@@ -63,7 +66,7 @@ impl Cookie {
     pub fn tag(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, attempt: u8) -> ProbeTag {
         let h = self.hash(src, dst, proto, dport);
         let port_bits = ((h >> 32) & 0x3FF) as u16;
-        ProbeTag { sport: SPORT_BASE + (port_bits << 4) + (attempt % ATTEMPT_SLOTS) as u16, seq: h as u32 }
+        ProbeTag { sport: SPORT_BASE + (port_bits << 4) + (attempt % ATTEMPT_SLOTS) as u16, seq: h as u32, token: h }
     }
 
     /// Checks that `sport` and `seq` are those we put in a probe from `src`
@@ -74,7 +77,21 @@ impl Cookie {
             return None;
         }
         let attempt = ((sport - SPORT_BASE) & 0xF) as u8;
-        (self.tag(src, dst, proto, dport, attempt) == ProbeTag { sport, seq }).then_some(attempt)
+        let tag = self.tag(src, dst, proto, dport, attempt);
+        (tag.sport == sport && tag.seq == seq).then_some(attempt)
+    }
+
+    /// Checks only the source-port bits (a UDP reply carries nothing else
+    /// of ours unless its payload echoes a field); returns the attempt and
+    /// the tag, so the caller can check payload fields against it.
+    #[inline]
+    pub fn check_port(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, sport: u16) -> Option<(u8, ProbeTag)> {
+        if sport < SPORT_BASE {
+            return None;
+        }
+        let attempt = ((sport - SPORT_BASE) & 0xF) as u8;
+        let tag = self.tag(src, dst, proto, dport, attempt);
+        (tag.sport == sport).then_some((attempt, tag))
     }
 }
 

@@ -63,7 +63,7 @@ mod tests {
     /// An ICMP error from `DST` quoting `quote_len` bytes of a SYN.
     fn error(code: u8, quote_len: usize) -> Vec<u8> {
         let mut syn = [0u8; SYN_LEN];
-        SynTemplate::new().emit(&mut syn, SRC, DST, 10250, ProbeTag { sport: 50001, seq: 0x0102_0304 }, 0);
+        SynTemplate::new().emit(&mut syn, SRC, DST, 10250, ProbeTag { sport: 50001, seq: 0x0102_0304, token: 0 }, 0);
         let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&syn[..quote_len]);
         let total = 20 + icmp.len();

@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn emitted_syn_is_valid_and_parses_back() {
         let mut buf = [0u8; SYN_LEN];
-        SynTemplate::new().emit(&mut buf, SRC, DST, 6443, ProbeTag { sport: 50000, seq: 0xDEAD_BEEF }, 7);
+        SynTemplate::new().emit(&mut buf, SRC, DST, 6443, ProbeTag { sport: 50000, seq: 0xDEAD_BEEF, token: 0 }, 7);
         let ip = pnet_packet::ipv4::Ipv4Packet::new(&buf).unwrap();
         assert_eq!(ipv4::checksum(&ip), ip.get_checksum());
         let t = TcpPacket::new(&buf[20..]).unwrap();
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn rejects_truncated_and_impossible_segments() {
         let mut buf = [0u8; SYN_LEN];
-        SynTemplate::new().emit(&mut buf, SRC, DST, 80, ProbeTag { sport: 50000, seq: 1 }, 0);
+        SynTemplate::new().emit(&mut buf, SRC, DST, 80, ProbeTag { sport: 50000, seq: 1, token: 0 }, 0);
         for n in 0..20 {
             assert_eq!(TcpReplyRepr::parse(&buf[20..20 + n]), Err(ParseError::Truncated), "len {n}");
         }

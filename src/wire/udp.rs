@@ -1,0 +1,118 @@
+//! UDP: the datagram probe we emit (payload from `payload`) and the
+//! replies we parse.
+use std::net::Ipv4Addr;
+
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv4::{self, MutableIpv4Packet};
+use pnet_packet::udp::{self, MutableUdpPacket, UdpPacket};
+
+use super::cookie::ProbeTag;
+use super::payload::Payload;
+use super::ParseError;
+
+pub const HEADERS_LEN: usize = 28;
+
+/// Writes a UDP probe into `out` (at least `HEADERS_LEN + MAX_PAYLOAD`
+/// bytes); returns its length.
+pub fn emit(out: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, dport: u16, tag: ProbeTag, ip_id: u16, payload: Payload) -> usize {
+    let body = payload.write(&mut out[HEADERS_LEN..], tag.token);
+    let total = HEADERS_LEN + body;
+    out[..HEADERS_LEN].fill(0);
+    {
+        let mut ip = MutableIpv4Packet::new(&mut out[..total]).expect("buffer holds the headers");
+        ip.set_version(4);
+        ip.set_header_length(5);
+        ip.set_total_length(total as u16);
+        ip.set_ttl(64);
+        ip.set_identification(ip_id);
+        ip.set_flags(ipv4::Ipv4Flags::DontFragment);
+        ip.set_next_level_protocol(IpNextHeaderProtocols::Udp);
+        ip.set_source(src);
+        ip.set_destination(dst);
+        let c = ipv4::checksum(&ip.to_immutable());
+        ip.set_checksum(c);
+    }
+    let mut u = MutableUdpPacket::new(&mut out[20..total]).expect("buffer holds the headers");
+    u.set_source(tag.sport);
+    u.set_destination(dport);
+    u.set_length((8 + body) as u16);
+    let c = udp::ipv4_checksum(&u.to_immutable(), &src, &dst);
+    u.set_checksum(c);
+    total
+}
+
+/// The length and checksum words of a probe as `emit` writes it: what an
+/// ICMP error quotes in bytes 4..8 of the transport header.
+pub fn quoted_word(src: Ipv4Addr, dst: Ipv4Addr, dport: u16, tag: ProbeTag, payload: Payload) -> u32 {
+    let mut buf = [0u8; HEADERS_LEN + super::payload::MAX_PAYLOAD];
+    emit(&mut buf, src, dst, dport, tag, 0, payload);
+    u32::from_be_bytes([buf[24], buf[25], buf[26], buf[27]])
+}
+
+/// A UDP datagram that may answer a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpRepr<'a> {
+    pub sport: u16,
+    pub dport: u16,
+    pub payload: &'a [u8],
+}
+
+impl<'a> UdpRepr<'a> {
+    pub fn parse(datagram: &'a [u8]) -> Result<UdpRepr<'a>, ParseError> {
+        let u = UdpPacket::new(datagram).ok_or(ParseError::Truncated)?;
+        let len = u.get_length() as usize;
+        if len < 8 {
+            return Err(ParseError::Malformed);
+        }
+        // The receive slot may cut a long datagram; the payload fields we
+        // check are at the front, so keep what we have.
+        let end = len.min(datagram.len());
+        Ok(UdpRepr { sport: u.get_source(), dport: u.get_destination(), payload: &datagram[8..end] })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Reply, Ipv4Repr};
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
+
+    #[test]
+    fn ntp_probe_is_valid_and_parses_back() {
+        let mut buf = [0u8; 256];
+        let tag = ProbeTag { sport: 50000, seq: 0, token: 0x1122_3344_5566_7788 };
+        let n = emit(&mut buf, SRC, DST, 123, tag, 1, Payload::Ntp);
+        assert_eq!(n, 28 + 48);
+        let ip = pnet_packet::ipv4::Ipv4Packet::new(&buf[..n]).unwrap();
+        assert_eq!(ipv4::checksum(&ip), ip.get_checksum());
+        let u = UdpPacket::new(&buf[20..n]).unwrap();
+        assert_eq!(udp::ipv4_checksum(&u, &SRC, &DST), u.get_checksum());
+        match Reply::parse(&buf[..n]).unwrap() {
+            Reply::Udp { ip, udp } => {
+                assert_eq!(ip, Ipv4Repr { src: SRC, dst: DST, protocol: 17, ttl: 64 });
+                assert_eq!((udp.sport, udp.dport, udp.payload.len()), (50000, 123, 48));
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(quoted_word(SRC, DST, 123, tag, Payload::Ntp), u32::from_be_bytes([buf[24], buf[25], buf[26], buf[27]]));
+    }
+
+    #[test]
+    fn rejects_truncated_and_impossible_datagrams() {
+        let mut buf = [0u8; 64];
+        let n = emit(&mut buf, SRC, DST, 9, ProbeTag { sport: 50000, seq: 0, token: 0 }, 1, Payload::Empty);
+        assert_eq!(n, 28);
+        for k in 0..8 {
+            assert_eq!(UdpRepr::parse(&buf[20..20 + k]), Err(ParseError::Truncated), "len {k}");
+        }
+        let mut bad = buf;
+        bad[24..26].copy_from_slice(&3u16.to_be_bytes()); // length below the header
+        assert_eq!(UdpRepr::parse(&bad[20..28]), Err(ParseError::Malformed));
+        // Length claims more than is there: keep what arrived.
+        let mut long = buf;
+        long[24..26].copy_from_slice(&100u16.to_be_bytes());
+        assert_eq!(UdpRepr::parse(&long[20..28]).unwrap().payload.len(), 0);
+    }
+}

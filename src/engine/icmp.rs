@@ -5,30 +5,35 @@
 //! sends those to one destination at most once per `icmp_ratelimit` (1 s)
 //! after a burst of about 6. A fast sweep of many closed UDP ports on one
 //! node therefore sees a burst of "closed" and then silence that looks like
-//! `open|filtered`. After the normal passes, every host that has reported at
-//! least one closed UDP port and still has silent UDP pairs gets rounds,
-//! one every 1.25 s (a little over the kernel's 1 s refill interval):
+//! `open|filtered`; a node whose budget another scan just spent shows no
+//! closed port at all. After the normal passes, every host that answered
+//! anything and still has silent UDP pairs gets rounds, one every 1.25 s:
 //!
-//! - per host, up to `allowance` silent pairs, then a *canary*: a pair of
-//!   the same host already known closed, sent last;
-//! - a silent pair that got an answer is settled by it (the store has it);
-//! - a silent pair probed before a canary that answered was silent while
-//!   the host still had ICMP budget: that is real silence. Twice, and it is
-//!   settled `open|filtered` (twice, so one lost packet cannot decide);
-//! - the allowance follows the budget seen: doubled (up to the burst) when
-//!   the canary answers, cut to what was answered when it does not.
+//! - per host, up to `allowance` silent pairs, then a *canary* (a pair of
+//!   that host already known closed) when there is one, sent last;
+//! - a pair that got an answer is settled by it (the store has it);
+//! - a silent pair is *confirmed* silent when the host demonstrably had ICMP
+//!   budget for it: a later probe of the same round got an ICMP answer (a
+//!   silent port spends no token, so the token was there), or nothing before
+//!   it in the round was answered and the round began a full refill interval
+//!   after the host's previous probes (every round but the first).
+//!   Confirmed twice, it is settled `open|filtered`: twice, so that one lost
+//!   packet cannot decide;
+//! - the allowance follows the budget seen: doubled (up to the burst) while
+//!   every probe was answered or confirmed, cut to what was answered
+//!   otherwise.
 //!
 //! Why 1.25 s and not 1 s: the kernel refills in jiffies, so a round
 //! exactly 1 s after the last may find 0.99 of a token and waste itself.
 //! A quarter token of slack makes every round's first probe find a whole
-//! one. A token completing *between* a silent probe and its canary (a
-//! window of microseconds in a 1 s cycle) would make the canary vouch for a
-//! rate-limited silence; requiring two confirmations covers that rare case.
+//! one. A token completing *between* a silent probe and a later answered
+//! one (a window of microseconds in a 1 s cycle) would confirm a
+//! rate-limited silence; the second confirmation covers that rare case.
 //!
-//! Rounds end when no host has unsettled pairs, or after `--icmp-wait`;
-//! pairs still unsettled then are reported `open|filtered` and counted in
-//! `stats.udp_unresolved`. A host that reports no closed UDP port at all
-//! gets no rounds: there is no budget to wait for.
+//! Rounds end when every pair is settled, or after `--icmp-wait`; pairs
+//! still unsettled then are reported `open|filtered` and counted in
+//! `stats.udp_unresolved`. Hosts that answered nothing at all are down and
+//! get no rounds.
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -56,7 +61,7 @@ pub struct RoundsOutcome {
 
 struct HostRounds {
     silent: VecDeque<u64>,
-    canary: u64,
+    canary: Option<u64>,
     allowance: usize,
 }
 
@@ -75,13 +80,14 @@ pub(super) fn run_rounds(shared: &Shared, answers: &Receiver<u64>, mut send: imp
         let mut probed: Vec<Vec<u64>> = Vec::with_capacity(hosts.len());
         for h in hosts.iter_mut() {
             let take = h.allowance.min(h.silent.len());
-            let these: Vec<u64> = h.silent.drain(..take).collect();
+            let mut these: Vec<u64> = h.silent.drain(..take).collect();
+            these.extend(h.canary);
             list.extend_from_slice(&these);
-            list.push(h.canary);
             probed.push(these);
         }
         send(list)?;
         out.rounds += 1;
+        let refilled = out.rounds > 1;
         // Answers to this round: wait one RTT-derived timeout.
         let timeout = Duration::from_micros(shared.timeout_us.load(Relaxed)).max(Duration::from_millis(50));
         let mut answered = HashSet::new();
@@ -90,23 +96,33 @@ pub(super) fn run_rounds(shared: &Shared, answers: &Receiver<u64>, mut send: imp
             answered.insert(i);
         }
         for (h, these) in hosts.iter_mut().zip(probed) {
-            let canary_answered = answered.contains(&h.canary);
-            let mut got = 0;
-            for p in these {
-                if shared.store.get(p) != Answer::None {
-                    got += 1;
+            let last_answered = these.iter().rposition(|p| answered.contains(p));
+            let first_answered = these.iter().position(|p| answered.contains(p));
+            let (mut got, mut unknown) = (0, 0);
+            for (k, &p) in these.iter().enumerate() {
+                if Some(p) == h.canary {
                     continue;
                 }
-                if canary_answered {
+                if shared.store.get(p) != Answer::None {
+                    got += 1;
+                    if h.canary.is_none() && shared.store.get(p) == Answer::PortUnreach {
+                        h.canary = Some(p);
+                    }
+                    continue;
+                }
+                let had_budget = last_answered.is_some_and(|j| j > k) || (refilled && first_answered.is_none_or(|j| j > k));
+                if had_budget {
                     let c = confirmed.entry(p).or_insert(0);
                     *c += 1;
                     if *c >= CONFIRMATIONS {
                         continue;
                     }
+                } else {
+                    unknown += 1;
                 }
                 h.silent.push_back(p);
             }
-            h.allowance = if canary_answered { (h.allowance * 2).min(MAX_ALLOWANCE) } else { got.max(1) };
+            h.allowance = if unknown == 0 { (h.allowance * 2).min(MAX_ALLOWANCE) } else { got.max(1) };
         }
         hosts.retain(|h| !h.silent.is_empty());
         let next = started + ROUND_INTERVAL;
@@ -119,14 +135,17 @@ pub(super) fn run_rounds(shared: &Shared, answers: &Receiver<u64>, mut send: imp
     Ok(out)
 }
 
-/// Hosts with at least one UDP pair answered by port unreachable (the
-/// canary) and at least one UDP pair still silent.
+/// Hosts that answered something and still have silent UDP pairs, with a
+/// canary where one of their UDP pairs is known closed.
 fn candidates(shared: &Shared) -> Vec<HostRounds> {
     let space = &shared.config.space;
     let n = space.port_count() as u64;
     let udp: Vec<u64> = (0..n).filter(|&i| space.ports.get(i as usize).0 == Protocol::Udp).collect();
     let mut out = Vec::new();
     for host in 0..space.hosts.len() {
+        if !shared.store.host_is_up(host) {
+            continue;
+        }
         let base = host * n;
         let mut canary = None;
         let mut silent = VecDeque::new();
@@ -137,13 +156,12 @@ fn candidates(shared: &Shared) -> Vec<HostRounds> {
                 _ => {}
             }
         }
-        if let (Some(canary), false) = (canary, silent.is_empty()) {
+        if !silent.is_empty() {
             out.push(HostRounds { silent, canary, allowance: MAX_ALLOWANCE });
         }
     }
     out
 }
-
 fn belongs_to_shard(shared: &Shared, index: u64) -> bool {
     let shard = shared.config.shard;
     shard.count == 1 || shared.perm.position_of(index) % shard.count == shard.index

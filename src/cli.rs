@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use portsweep::plan::{Addon, Cni, FlannelBackend, LoadBalancer};
 use portsweep::report::OutputFormat;
 
 #[derive(Debug, Parser)]
@@ -29,6 +30,12 @@ pub enum Command {
   portsweep demo
   portsweep demo --scenario fixtures/scenarios/cluster-250.toml --format json --output demo.json")]
     Demo(DemoArgs),
+    /// Print the effective port plan for the cluster options.
+    #[command(after_help = "Examples:
+  portsweep plan
+  portsweep plan --cni calico --lb kube-vip --addons ingress,grafana --format yaml
+  portsweep plan --plan my-plan.yaml --format json")]
+    Plan(PlanArgs),
     /// Lab maintenance.
     #[command(after_help = "Examples:\n  portsweep lab clean\n  portsweep lab exec fixtures/scenarios/demo.toml -- portsweep scan 198.19.1.0/28 -p 80")]
     Lab {
@@ -47,6 +54,41 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+}
+
+/// What the cluster runs, and which plan describes it.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The CNI plugin.
+    #[arg(long, default_value = "flannel")]
+    pub cni: Cni,
+    /// Flannel's backend (vxlan: 8472/udp; udp: 8285/udp).
+    #[arg(long, default_value = "vxlan")]
+    pub flannel_backend: FlannelBackend,
+    /// The control-plane load balancer.
+    #[arg(long, default_value = "none")]
+    pub lb: LoadBalancer,
+    /// Add-ons, comma-separated: ingress, kuboard, grafana, redis.
+    #[arg(long, value_delimiter = ',')]
+    pub addons: Vec<Addon>,
+    /// A plan file that overrides or extends the built-in plan.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Subcommand)]

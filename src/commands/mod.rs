@@ -1,5 +1,6 @@
 //! One function per subcommand; shared plumbing for running a scan.
 mod demo;
+mod plan;
 mod scan;
 
 use std::io::IsTerminal;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Lab { action: LabAction::Clean } => {
             let removed = portsweep::lab::Lab::clean_stale().map_err(Failure::runtime)?;
             println!("removed {} stale lab namespace(s){}", removed.len(), if removed.is_empty() { String::new() } else { format!(": {}", removed.join(", ")) });

@@ -93,6 +93,9 @@
 //! `"reason": "no-response"` and `"expected": "up"`.
 
 mod advice;
+mod render;
+
+pub use render::{render, render_json, render_junit, render_markdown, render_table, AuditFormat};
 
 use crate::inventory::{Inventory, NodePortService};
 use crate::plan::{Audience, EffectivePlan, PlanEntry};

@@ -887,7 +887,7 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
     assert_eq!(by_sev, vec![("error", 6), ("info", 0), ("warning", 3)]);
     assert_eq!(report.exit_code(Severity::Error), 1);
 
-    let json = serde_json::to_string_pretty(&report).expect("json");
+    let json = render_json(&report);
     let back: AuditReport = serde_json::from_str(&json).expect("the JSON parses back");
     assert_eq!(back, report);
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
@@ -945,6 +945,321 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
         serde_json::json!({"name": "w3", "address": "10.0.0.4", "roles": ["worker"], "status": "down"})
     );
     assert_eq!(v["scan"]["kind"], "scan");
+}
+
+/// Events of a minimal XML reader: enough to prove the document is
+/// well-formed (balanced tags, one root, quoted attributes, only the five
+/// predefined entities, no stray `<` or `&`) and to count elements.
+#[derive(Debug)]
+enum Xml {
+    Start(String, BTreeMap<String, String>),
+    End,
+}
+
+fn check_entities(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..]
+            .find(';')
+            .ok_or(format!("unterminated entity in {text:?}"))?;
+        out.push(match &rest[i..i + end + 1] {
+            "&amp;" => '&',
+            "&lt;" => '<',
+            "&gt;" => '>',
+            "&quot;" => '"',
+            "&apos;" => '\'',
+            e => return Err(format!("unknown entity {e}")),
+        });
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    if out
+        .chars()
+        .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err("control character".to_string());
+    }
+    Ok(out)
+}
+
+fn read_xml(doc: &str) -> Result<Vec<Xml>, String> {
+    let body = doc
+        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+        .ok_or("no XML declaration")?;
+    let mut events = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let lt = rest.find('<').unwrap_or(rest.len());
+        let text = &rest[..lt];
+        if text.contains('>') {
+            return Err(format!("stray > in {text:?}"));
+        }
+        check_entities(text)?;
+        if stack.is_empty() && !text.trim().is_empty() {
+            return Err("text outside the root".to_string());
+        }
+        rest = &rest[lt..];
+        if rest.is_empty() {
+            break;
+        }
+        // A tag ends at the first '>' (attribute values escape '>').
+        let gt = rest.find('>').ok_or("unterminated tag")?;
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            match stack.pop() {
+                Some(open) if open == name => events.push(Xml::End),
+                other => return Err(format!("</{name}> closes {other:?}")),
+            }
+            continue;
+        }
+        let (tag, empty) = match tag.strip_suffix('/') {
+            Some(t) => (t, true),
+            None => (tag, false),
+        };
+        let (name, mut attrs_text) = tag.split_once(' ').unwrap_or((tag, ""));
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(format!("bad element name {name:?}"));
+        }
+        let mut attrs = BTreeMap::new();
+        loop {
+            attrs_text = attrs_text.trim_start();
+            if attrs_text.is_empty() {
+                break;
+            }
+            let (key, after) = attrs_text
+                .split_once("=\"")
+                .ok_or(format!("bad attribute in <{tag}>"))?;
+            let close = after.find('"').ok_or("unterminated attribute")?;
+            let value = &after[..close];
+            if value.contains('<') {
+                return Err(format!("< in attribute {key}"));
+            }
+            if attrs
+                .insert(key.to_string(), check_entities(value)?)
+                .is_some()
+            {
+                return Err(format!("duplicate attribute {key}"));
+            }
+            attrs_text = &after[close + 1..];
+        }
+        if stack.is_empty() {
+            roots += 1;
+        }
+        events.push(Xml::Start(name.to_string(), attrs));
+        if empty {
+            events.push(Xml::End);
+        } else {
+            stack.push(name.to_string());
+        }
+    }
+    if !stack.is_empty() || roots != 1 {
+        return Err(format!("unclosed {stack:?} or {roots} roots"));
+    }
+    Ok(events)
+}
+
+fn starts<'a>(events: &'a [Xml], name: &str) -> Vec<&'a BTreeMap<String, String>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Xml::Start(n, a) if n == name => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_xml_reader_rejects_what_it_should() {
+    let decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    assert!(read_xml(&format!("{decl}<a><b/></a>\n")).is_ok());
+    for bad in [
+        "<a><b></a>",
+        "<a>x & y</a>",
+        "<a x=\"1\" x=\"2\"/>",
+        "<a/><b/>",
+        "<a x=\"<\"/>",
+        "<a>&nbsp;</a>",
+        "<a>",
+        "<a>1 > 0</a>",
+    ] {
+        assert!(read_xml(&format!("{decl}{bad}")).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn junit_has_one_case_per_node_and_planned_entry() {
+    let (p, inv) = (plan(""), cluster());
+    let report = AuditReport::build(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        broken_post(&p, &inv).to_report(),
+    );
+    let xml_text = render_junit(&report, &p);
+    let events = read_xml(&xml_text).unwrap_or_else(|e| panic!("{e}\n{xml_text}"));
+    // Cases: "node answers" + the entries of the node's roles (+ unplanned):
+    // cp1 1+11, w1 1+5+1 (38088), w2 1+5, w3 1+5, reg 1+3.
+    let suites = starts(&events, "testsuite");
+    let per_suite: Vec<(&str, &str, &str, &str)> = suites
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str(),
+                a["tests"].as_str(),
+                a["failures"].as_str(),
+                a["skipped"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_suite,
+        vec![
+            ("cp1 (10.0.0.1)", "12", "3", "0"),
+            ("w1 (10.0.0.2)", "7", "3", "0"),
+            ("w2 (10.0.0.3)", "6", "1", "0"),
+            ("w3 (10.0.0.4)", "6", "1", "5"),
+            ("reg (10.0.0.9)", "4", "0", "0"),
+        ]
+    );
+    assert_eq!(starts(&events, "testcase").len(), 35);
+    assert_eq!(starts(&events, "failure").len(), 8);
+    assert_eq!(starts(&events, "skipped").len(), 5);
+    let root = &starts(&events, "testsuites")[0];
+    assert_eq!(
+        (
+            root["tests"].as_str(),
+            root["failures"].as_str(),
+            root["skipped"].as_str()
+        ),
+        ("35", "8", "5")
+    );
+    let failures: Vec<(&str, &str)> = starts(&events, "failure")
+        .iter()
+        .map(|a| (a["type"].as_str(), a["message"].as_str()))
+        .collect();
+    assert_eq!(failures[0], ("blocked", "etcd (2379/tcp) is filtered from the control-plane vantage (ICMP admin-prohibited): a firewall or security group drops or rejects it."));
+    // Both squatters of w1 land in the NodePort range's one case.
+    assert_eq!(failures[4], ("unexpected", "2 findings"));
+    assert!(xml_text.contains("name=\"30000-32767/tcp NodePort Services (all)\""));
+    assert!(xml_text.contains("name=\"38088/tcp harbor (not planned for this node)\""));
+    assert!(xml_text.contains("[warning] unexpected 30081/tcp unknown:"));
+}
+
+#[test]
+fn junit_escapes_what_it_writes() {
+    let inv = Inventory::from_nodes([Node::new("a<&>\"'\u{1}b", W1, &["worker"])]);
+    let p = plan("");
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    fake.set(W1, Tcp, 10250, RST);
+    let mut report = AuditReport::build(
+        &p,
+        &inv,
+        &[],
+        Phase::Post,
+        Vantage::ControlPlane,
+        fake.to_report(),
+    );
+    assert_eq!(report.findings.len(), 1);
+    report.findings[0].message = "x < y & \"z\"".to_string();
+    let xml_text = render_junit(&report, &p);
+    let events = read_xml(&xml_text).unwrap_or_else(|e| panic!("{e}\n{xml_text}"));
+    assert_eq!(
+        starts(&events, "testsuite")[0]["name"],
+        "a<&>\"'b (10.0.0.2)"
+    );
+    assert_eq!(starts(&events, "failure")[0]["message"], "x < y & \"z\"");
+}
+
+#[test]
+fn markdown_has_the_summary_and_one_row_per_finding() {
+    let (p, inv) = (plan(""), cluster());
+    let mut report = AuditReport::build(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        broken_post(&p, &inv).to_report(),
+    );
+    report.findings[0].component = "etcd|peer".to_string();
+    let md_text = render_markdown(&report);
+    let lines: Vec<&str> = md_text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "## portsweep audit: 9 findings (phase `post`, from `control-plane`)"
+    );
+    assert!(
+        lines.contains(&"| 5 | 4 | 1 | 0 | 11128 | 6 | 3 | 0 |"),
+        "{md_text}"
+    );
+    assert!(lines.contains(&"| unexpected | 3 |"));
+    let rows: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("| error |") || l.starts_with("| warning |"))
+        .collect();
+    assert_eq!(rows.len(), 9);
+    assert_eq!(
+        *rows[2],
+        "| error | exposed | cp1 | 10.0.0.1 | 10259/tcp | kube-scheduler | open (syn-ack) | not open from another host | kube-scheduler (10259/tcp) answers from another host: it is bound to a non-loopback address. | Bind it to 127.0.0.1 (--bind-address=127.0.0.1) or firewall it. |"
+    );
+    // An escaped pipe keeps the row at ten cells.
+    assert!(rows[0].starts_with("| error | blocked | cp1 | 10.0.0.1 | 2379/tcp | etcd\\|peer | filtered (admin-prohibited) |"), "{}", rows[0]);
+    assert_eq!(rows[0].replace("\\|", "").matches('|').count(), 11);
+    assert_eq!(*rows[8], "| error | unreachable | w3 | 10.0.0.4 | - | host | down (no-response) | up | The node answered no probe at all: it is down, its inventory address is wrong, or a firewall drops everything from this vantage. | Check that 10.0.0.4 is the node's address and that the node runs; from the scanner, try `ping 10.0.0.4` and check the routes and firewalls in between. |");
+}
+
+#[test]
+fn table_groups_by_node_then_severity_and_ends_with_the_summary() {
+    let (p, inv) = (plan(""), cluster());
+    let report = AuditReport::build(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        broken_post(&p, &inv).to_report(),
+    );
+    let table = render_table(&report);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "portsweep audit: phase post, from control-plane, cni=flannel,flannel-backend=vxlan,lb=none,addons=none");
+    let heads: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(
+        heads,
+        vec![
+            lines[0],
+            "cp1 (10.0.0.1) [control-plane] up: 3 findings",
+            "w1 (10.0.0.2) [worker] up: 4 findings",
+            "w2 (10.0.0.3) [worker] up: 1 finding",
+            "w3 (10.0.0.4) [worker] down: 1 finding",
+            "reg (10.0.0.9) [registry] up: no findings",
+            "5 nodes (4 up, 1 down, 0 not scanned), 11128 ports checked",
+            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1",
+        ]
+    );
+    // w1: its error before its warnings.
+    let w1 = lines.iter().position(|l| l.starts_with("w1 ")).unwrap();
+    let groups: Vec<&str> = lines[w1 + 1..]
+        .iter()
+        .copied()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .collect();
+    assert_eq!(groups, vec!["  error:", "  warning:"]);
+    assert_eq!(
+        lines[w1 + 2],
+        "    blocked     10250/tcp   kubelet                  filtered (no-response)       expected open"
+    );
 }
 
 #[test]

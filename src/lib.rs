@@ -7,6 +7,7 @@
 //! sends, receives, validates and records) → `report` (what the user reads).
 //! `lab` builds test hosts with a known ground truth: network namespaces on
 //! this machine, or a simulated network for tests without privileges.
+pub mod audit;
 pub mod engine;
 pub mod inventory;
 pub mod io;

@@ -1,0 +1,418 @@
+//! Rendering an [`AuditReport`]: a table for a terminal, JSON for tools,
+//! JUnit XML for CI test views, Markdown for CI job summaries.
+//!
+//! All four render the same report; only JUnit needs the plan too, because
+//! its test cases are the node's planned entries (one per entry, port or
+//! range), and the report lists findings, not what passed.
+//!
+//! JUnit is written by hand (~60 lines) rather than with `quick-junit`: the
+//! document is flat (suites of cases, one optional failure or skip each),
+//! and the crate would add a dependency tree for what escaping and a few
+//! counters do. Each test case carries at most ONE `<failure>`, listing
+//! every finding of the case in its text: the common JUnit schemas allow one
+//! failure per case, and Jenkins, Azure DevOps and GitHub report actions
+//! show only the first of several. A case has several findings only for a
+//! range entry (etcd 2379-2380, the NodePort range).
+
+use super::{scan_protocol, AuditReport, Finding, FindingKind, NodeStatus, NodeSummary, Severity};
+use crate::plan::{EffectivePlan, PlanEntry};
+use std::fmt::Write as _;
+
+/// The output formats of `portsweep audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+/// Renders `report` in `format` (`plan` is read by JUnit only).
+pub fn render(report: &AuditReport, plan: &EffectivePlan, format: AuditFormat) -> String {
+    match format {
+        AuditFormat::Table => render_table(report),
+        AuditFormat::Json => render_json(report),
+        AuditFormat::Junit => render_junit(report, plan),
+        AuditFormat::Markdown => render_markdown(report),
+    }
+}
+
+/// The report as pretty JSON, newline-terminated.
+pub fn render_json(report: &AuditReport) -> String {
+    // Plain data (string keys, no non-finite floats reach here in practice);
+    // keep an error path rather than panic.
+    let mut s = serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
+    s.push('\n');
+    s
+}
+
+fn findings_of<'a>(
+    report: &'a AuditReport,
+    node: &'a NodeSummary,
+) -> impl Iterator<Item = &'a Finding> + 'a {
+    report
+        .findings
+        .iter()
+        .filter(move |f| f.address == node.address)
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn count(map: &std::collections::BTreeMap<String, u64>, key: &str) -> u64 {
+    map.get(key).copied().unwrap_or(0)
+}
+
+/// Per node: a header line, then its findings grouped by severity (most
+/// severe first), each with its message and hint; then the summary lines.
+pub fn render_table(report: &AuditReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "portsweep audit: phase {}, from {}, {}",
+        report.phase, report.from, report.options
+    );
+    for node in &report.nodes {
+        let findings: Vec<&Finding> = findings_of(report, node).collect();
+        let _ = writeln!(
+            s,
+            "\n{} ({}) [{}] {}: {}",
+            node.name,
+            node.address,
+            node.roles.join(","),
+            node.status.as_str(),
+            if findings.is_empty() {
+                "no findings".to_string()
+            } else {
+                plural(findings.len() as u64, "finding", "findings")
+            }
+        );
+        for sev in Severity::ALL.iter().rev() {
+            let group: Vec<&&Finding> = findings.iter().filter(|f| f.severity == *sev).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "  {sev}:");
+            for f in group {
+                let _ = writeln!(
+                    s,
+                    "    {:<11} {:<11} {:<24} {:<28} expected {}",
+                    f.kind.as_str(),
+                    f.port_label(),
+                    f.component,
+                    f.observed_label(),
+                    f.expected
+                );
+                let _ = writeln!(s, "        {}", f.message);
+                let _ = writeln!(s, "        hint: {}", f.hint);
+            }
+        }
+    }
+    let sum = &report.summary;
+    let _ = writeln!(
+        s,
+        "\n{} ({} up, {} down, {} not scanned), {} checked",
+        plural(sum.nodes, "node", "nodes"),
+        sum.nodes_up,
+        sum.nodes_down,
+        sum.nodes_not_scanned,
+        plural(sum.ports_checked, "port", "ports")
+    );
+    let sev: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|v| format!("{} {v}", count(&sum.findings_by_severity, v.as_str())))
+        .collect();
+    let kinds: Vec<String> = FindingKind::ALL
+        .iter()
+        .map(|k| format!("{k} {}", count(&sum.findings_by_kind, k.as_str())))
+        .collect();
+    let _ = writeln!(
+        s,
+        "{}: {}; {}",
+        plural(sum.findings, "finding", "findings"),
+        sev.join(", "),
+        kinds.join(", ")
+    );
+    s
+}
+
+/// A Markdown table cell: `|` escaped, line breaks and HTML brackets made
+/// harmless, so a value can never break the table.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A heading, a summary table, a findings-by-kind table and a findings
+/// table (one row per finding), for `$GITHUB_STEP_SUMMARY` and the like.
+pub fn render_markdown(report: &AuditReport) -> String {
+    let sum = &report.summary;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## portsweep audit: {} (phase `{}`, from `{}`)\n",
+        plural(sum.findings, "finding", "findings"),
+        report.phase,
+        report.from
+    );
+    let _ = writeln!(s, "Cluster options: `{}`\n", md(&report.options));
+    s.push_str("| Nodes | Up | Down | Not scanned | Ports checked | Errors | Warnings | Info |\n");
+    s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        sum.nodes,
+        sum.nodes_up,
+        sum.nodes_down,
+        sum.nodes_not_scanned,
+        sum.ports_checked,
+        count(&sum.findings_by_severity, "error"),
+        count(&sum.findings_by_severity, "warning"),
+        count(&sum.findings_by_severity, "info")
+    );
+    s.push_str("| Kind | Findings |\n|---|---:|\n");
+    for k in FindingKind::ALL {
+        let _ = writeln!(s, "| {k} | {} |", count(&sum.findings_by_kind, k.as_str()));
+    }
+    s.push_str("\n### Findings\n\n");
+    if report.findings.is_empty() {
+        s.push_str("No findings.\n");
+        return s;
+    }
+    s.push_str(
+        "| Severity | Kind | Node | Address | Port | Component | Observed | Expected | Message | Hint |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for f in &report.findings {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            f.severity,
+            f.kind,
+            md(&f.node),
+            f.address,
+            f.port_label(),
+            md(&f.component),
+            md(&f.observed_label()),
+            md(&f.expected),
+            md(&f.message),
+            md(&f.hint)
+        );
+    }
+    s
+}
+
+/// Text safe inside an XML attribute or element: the five special
+/// characters escaped, characters XML 1.0 forbids (C0 controls other than
+/// tab, newline, carriage return) dropped.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One `<testcase>` before writing: its name and what happened.
+struct Case<'a> {
+    name: String,
+    outcome: Outcome<'a>,
+}
+
+enum Outcome<'a> {
+    Passed,
+    Skipped(&'static str),
+    Failed(Vec<&'a Finding>),
+}
+
+/// Which of the node's planned entries a finding concerns: an entry
+/// covering its port, preferably one of the same component.
+fn entry_of(entries: &[&PlanEntry], f: &Finding) -> Option<usize> {
+    let proto = f.protocol?;
+    let covers = |e: &&PlanEntry| scan_protocol(e.protocol) == proto && e.port.contains(f.port);
+    entries
+        .iter()
+        .position(|e| covers(e) && e.component == f.component)
+        .or_else(|| entries.iter().position(covers))
+}
+
+fn node_cases<'a>(
+    report: &'a AuditReport,
+    plan: &'a EffectivePlan,
+    node: &'a NodeSummary,
+) -> Vec<Case<'a>> {
+    let entries: Vec<&PlanEntry> = plan.entries_for_roles(&node.roles).collect();
+    let mut per_entry: Vec<Vec<&Finding>> = vec![Vec::new(); entries.len()];
+    let mut unreachable = Vec::new();
+    let mut unplanned = Vec::new();
+    for f in findings_of(report, node) {
+        if f.kind == FindingKind::Unreachable {
+            unreachable.push(f);
+        } else if let Some(i) = entry_of(&entries, f) {
+            per_entry[i].push(f);
+        } else {
+            unplanned.push(f);
+        }
+    }
+    let skip = match node.status {
+        NodeStatus::Up => None,
+        NodeStatus::Down => Some("the node is unreachable"),
+        NodeStatus::NotScanned => Some("the node was not scanned"),
+    };
+    let mut cases = vec![Case {
+        name: "node answers".to_string(),
+        outcome: match (node.status, unreachable.is_empty()) {
+            (_, false) => Outcome::Failed(unreachable),
+            (NodeStatus::NotScanned, true) => Outcome::Skipped("the node was not scanned"),
+            _ => Outcome::Passed,
+        },
+    }];
+    for (e, found) in entries.iter().zip(per_entry) {
+        cases.push(Case {
+            name: format!("{}/{} {} ({})", e.port, e.protocol, e.component, e.audience),
+            outcome: match (found.is_empty(), skip) {
+                (false, _) => Outcome::Failed(found),
+                (true, Some(why)) => Outcome::Skipped(why),
+                (true, None) => Outcome::Passed,
+            },
+        });
+    }
+    for f in unplanned {
+        cases.push(Case {
+            name: format!(
+                "{} {} (not planned for this node)",
+                f.port_label(),
+                f.component
+            ),
+            outcome: Outcome::Failed(vec![f]),
+        });
+    }
+    cases
+}
+
+/// JUnit XML: one `<testsuite>` per node; in it a "node answers" case, one
+/// case per planned entry of the node's roles (a port or a range), and one
+/// per finding on a port the node's plan lacks. A case fails when findings
+/// concern it (one `<failure>` listing them all, see the module doc); the
+/// entries of a down or unscanned node are skipped.
+pub fn render_junit(report: &AuditReport, plan: &EffectivePlan) -> String {
+    let suites: Vec<(&NodeSummary, Vec<Case>)> = report
+        .nodes
+        .iter()
+        .map(|n| (n, node_cases(report, plan, n)))
+        .collect();
+    let tally = |cases: &[Case]| {
+        let failed = cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Failed(_)))
+            .count();
+        let skipped = cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
+            .count();
+        (cases.len(), failed, skipped)
+    };
+    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+    for (_, cases) in &suites {
+        let (t, f, s) = tally(cases);
+        tests += t;
+        failures += f;
+        skipped += s;
+    }
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"portsweep audit ({} from {})\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
+        report.phase, report.from
+    );
+    for (node, cases) in &suites {
+        let (t, f, sk) = tally(cases);
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"{} ({})\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" skipped=\"{sk}\">",
+            xml(&node.name),
+            node.address
+        );
+        let _ = writeln!(
+            s,
+            "    <properties>\n      <property name=\"roles\" value=\"{}\"/>\n      <property name=\"status\" value=\"{}\"/>\n    </properties>",
+            xml(&node.roles.join(",")),
+            node.status.as_str()
+        );
+        let classname = xml(&format!("portsweep.audit.{}", node.name));
+        for case in cases {
+            let open = format!(
+                "    <testcase classname=\"{classname}\" name=\"{}\"",
+                xml(&case.name)
+            );
+            match &case.outcome {
+                Outcome::Passed => {
+                    let _ = writeln!(s, "{open}/>");
+                }
+                Outcome::Skipped(why) => {
+                    let _ = writeln!(
+                        s,
+                        "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        xml(why)
+                    );
+                }
+                Outcome::Failed(found) => {
+                    let mut kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
+                    kinds.sort_unstable();
+                    kinds.dedup();
+                    let message = match found.as_slice() {
+                        [one] => one.message.clone(),
+                        many => format!("{} findings", many.len()),
+                    };
+                    let body: Vec<String> = found
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}",
+                                f.severity,
+                                f.kind,
+                                f.port_label(),
+                                f.component,
+                                f.message,
+                                f.observed_label(),
+                                f.expected,
+                                f.hint
+                            )
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+                        xml(&kinds.join(",")),
+                        xml(&message),
+                        xml(&body.join("\n"))
+                    );
+                }
+            }
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s
+}

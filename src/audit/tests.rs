@@ -1,0 +1,1303 @@
+//! Audit rules against a fake scan whose truth is set port by port: every
+//! test states the exact findings (kind, node, port) it expects.
+
+use super::*;
+use crate::inventory::Node;
+use crate::plan::{ClusterOptions, Plan, PortRange};
+use crate::report::{HostReport, PortReport};
+use crate::target::Protocol::{Tcp, Udp};
+
+const CP1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const W1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const W2: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+const W3: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 4);
+const REG: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
+
+const OPEN: (State, Reason) = (State::Open, Reason::SynAck);
+const RST: (State, Reason) = (State::Closed, Reason::Rst);
+const SILENT: (State, Reason) = (State::Filtered, Reason::NoResponse);
+const UDP_SILENT: (State, Reason) = (State::OpenFiltered, Reason::NoResponse);
+const UDP_CLOSED: (State, Reason) = (State::Closed, Reason::PortUnreach);
+
+fn plan(opts: &str) -> EffectivePlan {
+    Plan::builtin().effective(&opts.parse().expect("test options"))
+}
+
+fn cluster() -> Inventory {
+    Inventory::from_nodes([
+        Node::new("cp1", CP1, &["control-plane"]),
+        Node::new("w1", W1, &["worker"]),
+        Node::new("w2", W2, &["worker"]),
+        Node::new("w3", W3, &["worker"]),
+        Node::new("reg", REG, &["registry"]),
+    ])
+}
+
+fn service(port: u16, name: &str) -> NodePortService {
+    NodePortService {
+        port,
+        protocol: crate::plan::Protocol::Tcp,
+        namespace: "default".to_string(),
+        name: name.to_string(),
+    }
+}
+
+/// What one host answered on each pair.
+type Pairs = BTreeMap<(Protocol, u16), (State, Reason)>;
+
+/// A scan's truth: every host of the inventory (up or not), every pair of
+/// the audit's port list set explicitly.
+struct Fake {
+    ports: PortList,
+    hosts: BTreeMap<Ipv4Addr, (bool, Pairs)>,
+}
+
+impl Fake {
+    /// A cluster as it should look. `Pre`: nothing listens (TCP RST, UDP
+    /// port unreachable). `Post`: every planned port that is not `self`,
+    /// legacy or the NodePort range listens (a UDP tunnel stays silent,
+    /// chrony answers); everything else is closed.
+    fn healthy(plan: &EffectivePlan, inv: &Inventory, phase: Phase) -> Fake {
+        let ports = scan_ports(plan);
+        let mut hosts = BTreeMap::new();
+        for node in &inv.nodes {
+            let mut pairs = BTreeMap::new();
+            for &(proto, port) in ports.as_slice() {
+                pairs.insert((proto, port), if proto == Tcp { RST } else { UDP_CLOSED });
+            }
+            if phase == Phase::Post {
+                for e in plan.entries_for_roles(&node.roles) {
+                    if e.nodeport_range || e.legacy || e.audience == Audience::SelfOnly {
+                        continue;
+                    }
+                    for port in e.port.ports() {
+                        let answer = match (scan_protocol(e.protocol), e.component.as_str()) {
+                            (Tcp, _) => (Tcp, OPEN),
+                            (Udp, "chrony") => (Udp, (State::Open, Reason::UdpResponse)),
+                            (Udp, _) => (Udp, UDP_SILENT),
+                        };
+                        pairs.insert((answer.0, port), answer.1);
+                    }
+                }
+            }
+            hosts.insert(node.address, (true, pairs));
+        }
+        Fake { ports, hosts }
+    }
+
+    fn set(
+        &mut self,
+        addr: Ipv4Addr,
+        proto: Protocol,
+        port: u16,
+        seen: (State, Reason),
+    ) -> &mut Self {
+        let host = self
+            .hosts
+            .get_mut(&addr)
+            .expect("a host of the test inventory");
+        assert!(
+            host.1.contains_key(&(proto, port)),
+            "{port}/{proto} is not in the audit's port list"
+        );
+        host.1.insert((proto, port), seen);
+        self
+    }
+
+    fn down(&mut self, addr: Ipv4Addr) -> &mut Self {
+        let host = self
+            .hosts
+            .get_mut(&addr)
+            .expect("a host of the test inventory");
+        host.0 = false;
+        for (&(proto, _), seen) in host.1.iter_mut() {
+            *seen = if proto == Tcp { SILENT } else { UDP_SILENT };
+        }
+        self
+    }
+
+    /// The same truth as a scan report (the shape the CLI hands over).
+    fn to_report(&self) -> ScanReport {
+        let hosts = self
+            .hosts
+            .iter()
+            .map(|(&address, (up, pairs))| HostReport {
+                address,
+                status: if *up {
+                    HostStatus::Up
+                } else {
+                    HostStatus::Down
+                },
+                default_state: State::Closed,
+                default_reason: Reason::Rst,
+                ports: pairs
+                    .iter()
+                    .filter(|(_, &seen)| seen != RST)
+                    .map(|(&(protocol, port), &(state, reason))| PortReport {
+                        port,
+                        protocol,
+                        state,
+                        reason,
+                        ttl: None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        ScanReport {
+            portsweep: "test".to_string(),
+            format_version: crate::report::FORMAT_VERSION,
+            kind: "scan".to_string(),
+            started: "2026-01-01T00:00:00.000Z".to_string(),
+            finished: "2026-01-01T00:00:01.000Z".to_string(),
+            complete: true,
+            args: vec!["portsweep".to_string(), "audit".to_string()],
+            seed: 7,
+            shard: "1/1".to_string(),
+            ports: self.ports.to_spec(),
+            stats: Default::default(),
+            hosts,
+        }
+    }
+}
+
+impl Observations for Fake {
+    fn host_up(&self, addr: Ipv4Addr) -> Option<bool> {
+        self.hosts.get(&addr).map(|h| h.0)
+    }
+
+    fn state(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<(State, Reason)> {
+        self.ports.index_of(proto, port)?;
+        self.hosts.get(&addr)?.1.get(&(proto, port)).copied()
+    }
+
+    fn open_ports(&self, addr: Ipv4Addr) -> Vec<(Protocol, u16)> {
+        self.hosts.get(&addr).map_or_else(Vec::new, |h| {
+            h.1.iter()
+                .filter(|(_, s)| s.0 == State::Open)
+                .map(|(&k, _)| k)
+                .collect()
+        })
+    }
+}
+
+/// (kind, node, protocol, port) of each finding, in report order.
+fn keys(findings: &[Finding]) -> Vec<(FindingKind, &str, Option<Protocol>, u16)> {
+    findings
+        .iter()
+        .map(|f| (f.kind, f.node.as_str(), f.protocol, f.port))
+        .collect()
+}
+
+use FindingKind::{Blocked, Conflict, Exposed, Missing, Unexpected, Unreachable};
+
+#[test]
+fn scan_ports_is_the_union_of_all_roles_plus_the_nodeport_range() {
+    let list = scan_ports(&plan(""));
+    assert_eq!(
+        list.to_spec(),
+        "T:443,2379-2380,6443,10248,10250-10252,10256-10257,10259,30000-32767,38088,U:123,8472"
+    );
+    assert_eq!((list.count(Tcp), list.count(Udp)), (12 + 2768, 2));
+    let list = scan_ports(&plan("cni=calico,addons=ingress+kuboard"));
+    assert_eq!(
+        list.to_spec(),
+        "T:80,179,443,2379-2380,5473,6443,10248,10250-10252,10254,10256-10257,10259,18443,30000-32767,38088,U:123"
+    );
+    // A moved NodePort range is scanned where it is, even without an entry.
+    let mut p = plan("");
+    p.nodeport_range = PortRange::new(40000, 40009).unwrap();
+    p.entries.retain(|e| !e.nodeport_range);
+    assert_eq!(
+        scan_ports(&p).to_spec(),
+        "T:443,2379-2380,6443,10248,10250-10252,10256-10257,10259,38088,40000-40009,U:123,8472"
+    );
+}
+
+#[test]
+fn vantage_matrix() {
+    let audiences = [
+        Audience::All,
+        Audience::Peers,
+        Audience::ControlPlane,
+        Audience::SelfOnly,
+    ];
+    let row = |v: Vantage| audiences.map(|a| v.must_answer(a));
+    assert_eq!(row(Vantage::External), [true, false, false, false]);
+    assert_eq!(row(Vantage::Node), [true, true, false, false]);
+    assert_eq!(row(Vantage::ControlPlane), [true, true, true, false]);
+}
+
+#[test]
+fn a_healthy_cluster_has_no_findings_in_either_phase_from_any_vantage() {
+    let (p, inv) = (plan(""), cluster());
+    for phase in Phase::ALL {
+        let fake = Fake::healthy(&p, &inv, *phase);
+        for from in Vantage::ALL {
+            assert_eq!(
+                keys(&audit(&p, &inv, &[], *phase, *from, &fake)),
+                vec![],
+                "{phase} {from}"
+            );
+        }
+    }
+    let p = plan("cni=cilium,lb=kube-vip,addons=ingress+kuboard+grafana+redis");
+    let fake = Fake::healthy(&p, &inv, Phase::Post);
+    assert_eq!(
+        keys(&audit(
+            &p,
+            &inv,
+            &[],
+            Phase::Post,
+            Vantage::ControlPlane,
+            &fake
+        )),
+        vec![]
+    );
+}
+
+#[test]
+fn pre_install_squatters_are_conflicts() {
+    let (p, inv) = (plan(""), cluster());
+    let mut fake = Fake::healthy(&p, &inv, Phase::Pre);
+    fake.set(CP1, Tcp, 6443, OPEN) // an old API server
+        .set(CP1, Tcp, 10259, OPEN) // planned self port, in use: still a conflict
+        .set(W1, Tcp, 30080, OPEN) // a host process in the NodePort range
+        .set(W1, Udp, 8472, UDP_SILENT) // silence proves nothing
+        .set(W2, Tcp, 2379, OPEN) // etcd on a future worker
+        .set(W2, Tcp, 10250, SILENT) // filtered: no judgement before install
+        .set(REG, Tcp, 30500, OPEN); // no kube-proxy on the registry host
+    for from in Vantage::ALL {
+        let findings = audit(&p, &inv, &[], Phase::Pre, *from, &fake);
+        assert_eq!(
+            keys(&findings),
+            vec![
+                (Conflict, "cp1", Some(Tcp), 6443),
+                (Conflict, "cp1", Some(Tcp), 10259),
+                (Conflict, "w1", Some(Tcp), 30080),
+                (Unexpected, "w2", Some(Tcp), 2379),
+                (Unexpected, "reg", Some(Tcp), 30500),
+            ],
+            "{from}"
+        );
+        let sev: Vec<Severity> = findings.iter().map(|f| f.severity).collect();
+        use Severity::{Error, Warning};
+        assert_eq!(sev, vec![Error, Error, Error, Warning, Warning]);
+        let api = &findings[0];
+        assert_eq!(
+            (
+                api.component.as_str(),
+                api.observed.as_str(),
+                api.reason.as_str(),
+                api.expected.as_str()
+            ),
+            ("kube-apiserver", "open", "syn-ack", "unused before install")
+        );
+        assert_eq!(
+            api.message,
+            "6443/tcp is already in use before install: kube-apiserver will fail to bind it."
+        );
+        assert_eq!(
+            findings[2].message,
+            "30080/tcp in the NodePort range 30000-32767 is already in use before install: a Service given this NodePort would collide with the process."
+        );
+        assert_eq!(findings[4].message, "30500/tcp answers in the NodePort range, but the plan gives this node (registry) no NodePorts: it runs no kube-proxy.");
+    }
+}
+
+/// The broken cluster of the post-install tests.
+fn broken_post(p: &EffectivePlan, inv: &Inventory) -> Fake {
+    let mut fake = Fake::healthy(p, inv, Phase::Post);
+    fake.set(W1, Tcp, 10250, SILENT) // kubelet behind a firewall
+        .set(CP1, Tcp, 10259, OPEN) // scheduler on 0.0.0.0
+        .set(CP1, Tcp, 10251, OPEN) // legacy insecure scheduler port
+        .set(CP1, Tcp, 2379, (State::Filtered, Reason::AdminProhibited)) // etcd rejected
+        .set(W2, Udp, 8472, UDP_CLOSED) // flannel not running
+        .set(W1, Udp, 8472, UDP_SILENT) // healthy VXLAN: silent
+        .set(W1, Tcp, 30080, OPEN) // unknown listener in the range
+        .set(W1, Tcp, 30081, OPEN) // another one
+        .set(W1, Tcp, 38088, OPEN) // the registry's port on a worker
+        .down(W3);
+    // A real Service NodePort answers on every kube-proxy node.
+    for a in [CP1, W1, W2] {
+        fake.set(a, Tcp, 30090, OPEN);
+    }
+    fake
+}
+
+#[test]
+fn post_install_findings_depend_on_the_vantage() {
+    let (p, inv) = (plan(""), cluster());
+    let fake = broken_post(&p, &inv);
+    let services = [service(30090, "web")];
+    let run = |from| audit(&p, &inv, &services, Phase::Post, from, &fake);
+    let t = Some(Tcp);
+    assert_eq!(
+        keys(&run(Vantage::ControlPlane)),
+        vec![
+            (Blocked, "cp1", t, 2379),
+            (Exposed, "cp1", t, 10251),
+            (Exposed, "cp1", t, 10259),
+            (Blocked, "w1", t, 10250),
+            (Unexpected, "w1", t, 30080),
+            (Unexpected, "w1", t, 30081),
+            (Unexpected, "w1", t, 38088),
+            (Missing, "w2", Some(Udp), 8472),
+            (Unreachable, "w3", None, 0),
+        ]
+    );
+    // From a worker: kubelet and etcd serve the control plane only.
+    assert_eq!(
+        keys(&run(Vantage::Node)),
+        vec![
+            (Exposed, "cp1", t, 10251),
+            (Exposed, "cp1", t, 10259),
+            (Unexpected, "w1", t, 30080),
+            (Unexpected, "w1", t, 30081),
+            (Unexpected, "w1", t, 38088),
+            (Missing, "w2", Some(Udp), 8472),
+            (Unreachable, "w3", None, 0),
+        ]
+    );
+    // From outside: the tunnel serves the nodes only.
+    assert_eq!(
+        keys(&run(Vantage::External)),
+        vec![
+            (Exposed, "cp1", t, 10251),
+            (Exposed, "cp1", t, 10259),
+            (Unexpected, "w1", t, 30080),
+            (Unexpected, "w1", t, 30081),
+            (Unexpected, "w1", t, 38088),
+            (Unreachable, "w3", None, 0),
+        ]
+    );
+    // Without --services, the Service's NodePort is an unknown listener.
+    let bare = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    let unexplained: Vec<_> = keys(&bare).into_iter().filter(|k| k.3 == 30090).collect();
+    assert_eq!(
+        unexplained,
+        vec![
+            (Unexpected, "cp1", t, 30090),
+            (Unexpected, "w1", t, 30090),
+            (Unexpected, "w2", t, 30090)
+        ]
+    );
+}
+
+#[test]
+fn post_install_finding_fields() {
+    let (p, inv) = (plan(""), cluster());
+    let fake = broken_post(&p, &inv);
+    let findings = audit(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        &fake,
+    );
+    let find = |node: &str, port: u16| {
+        findings
+            .iter()
+            .find(|f| f.node == node && f.port == port)
+            .expect("finding")
+    };
+    assert_eq!(
+        find("cp1", 10259),
+        &Finding {
+            node: "cp1".to_string(),
+            address: CP1,
+            roles: vec!["control-plane".to_string()],
+            protocol: Some(Tcp),
+            port: 10259,
+            component: "kube-scheduler".to_string(),
+            observed: "open".to_string(),
+            reason: "syn-ack".to_string(),
+            expected: "not open from another host".to_string(),
+            kind: Exposed,
+            severity: Severity::Error,
+            message: "kube-scheduler (10259/tcp) answers from another host: it is bound to a non-loopback address.".to_string(),
+            hint: "Bind it to 127.0.0.1 (--bind-address=127.0.0.1) or firewall it.".to_string(),
+        }
+    );
+    let legacy = find("cp1", 10251);
+    assert_eq!(legacy.message, "kube-scheduler (10251/tcp) answers from another host: the legacy insecure HTTP port (no authentication) is enabled and reachable.");
+    assert_eq!(legacy.hint, "Disable the insecure port (--port=0) or upgrade to Kubernetes 1.23+; firewall it meanwhile.");
+    let kubelet = find("w1", 10250);
+    assert_eq!(
+        (
+            kubelet.component.as_str(),
+            kubelet.observed.as_str(),
+            kubelet.reason.as_str(),
+            kubelet.expected.as_str(),
+            kubelet.severity
+        ),
+        (
+            "kubelet",
+            "filtered",
+            "no-response",
+            "open",
+            Severity::Error
+        )
+    );
+    assert_eq!(kubelet.message, "kubelet (10250/tcp) is filtered from the control-plane vantage (no answer to a SYN): a firewall or security group drops or rejects it.");
+    assert_eq!(kubelet.hint, "Without it the API server cannot exec, fetch logs or scrape metrics: allow 10250/tcp from the control-plane nodes in the node's firewall (firewalld, ufw, nftables) and in any cloud security group.");
+    let etcd = find("cp1", 2379);
+    assert_eq!(
+        (etcd.observed.as_str(), etcd.reason.as_str()),
+        ("filtered", "admin-prohibited")
+    );
+    assert!(
+        etcd.message.contains("(ICMP admin-prohibited)"),
+        "{}",
+        etcd.message
+    );
+    let tunnel = find("w2", 8472);
+    assert_eq!(
+        (
+            tunnel.component.as_str(),
+            tunnel.observed.as_str(),
+            tunnel.reason.as_str(),
+            tunnel.expected.as_str()
+        ),
+        ("flannel", "closed", "port-unreach", "open or open|filtered")
+    );
+    let harbor = find("w1", 38088);
+    assert_eq!(
+        (
+            harbor.component.as_str(),
+            harbor.severity,
+            harbor.expected.as_str()
+        ),
+        ("harbor", Severity::Warning, "closed or filtered")
+    );
+    assert_eq!(harbor.message, "harbor (38088/tcp) answers, but the plan gives it to registry nodes and this node is worker.");
+    let squat = find("w1", 30080);
+    assert_eq!(squat.component, "unknown");
+    assert!(
+        squat.message.starts_with(
+            "An unknown listener answers on 30080/tcp in the NodePort range 30000-32767"
+        ),
+        "{}",
+        squat.message
+    );
+    let dead = find("w3", 0);
+    assert_eq!(
+        (
+            dead.protocol,
+            dead.component.as_str(),
+            dead.observed.as_str(),
+            dead.reason.as_str(),
+            dead.expected.as_str()
+        ),
+        (None, "host", "down", "no-response", "up")
+    );
+    assert_eq!(dead.port_label(), "-");
+    // Every finding says something and suggests something.
+    assert!(findings
+        .iter()
+        .all(|f| f.message.ends_with('.') && f.hint.ends_with('.')));
+}
+
+#[test]
+fn vxlan_silence_is_healthy_closed_is_missing_prohibited_is_blocked() {
+    let (p, inv) = (plan(""), cluster());
+    for (seen, want) in [
+        (UDP_SILENT, None),
+        ((State::Open, Reason::UdpResponse), None),
+        (UDP_CLOSED, Some(Missing)),
+        ((State::Filtered, Reason::HostProhibited), Some(Blocked)),
+    ] {
+        let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+        fake.set(W2, Udp, 8472, seen);
+        let findings = audit(&p, &inv, &[], Phase::Post, Vantage::Node, &fake);
+        let got = keys(&findings);
+        let want: Vec<_> = want
+            .into_iter()
+            .map(|k| (k, "w2", Some(Udp), 8472))
+            .collect();
+        assert_eq!(got, want, "{seen:?}");
+    }
+}
+
+#[test]
+fn ingress_addon_ports_must_answer_and_its_self_ports_must_not() {
+    let (p, inv) = (plan("addons=ingress"), cluster());
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    fake.set(W1, Tcp, 80, RST).set(W2, Tcp, 10254, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(
+        keys(&findings),
+        vec![
+            (Missing, "w1", Some(Tcp), 80),
+            (Exposed, "w2", Some(Tcp), 10254)
+        ]
+    );
+    assert_eq!(findings[0].component, "ingress-controller");
+    assert_eq!(
+        findings[0].message,
+        "ingress-controller (80/tcp) is closed (the node answered RST): nothing listens on it."
+    );
+    assert!(
+        findings[0].hint.contains("hostNetwork"),
+        "{}",
+        findings[0].hint
+    );
+    // Without the add-on, port 80 is not scanned at all: nothing to judge.
+    let p = plan("");
+    assert_eq!(scan_ports(&p).index_of(Tcp, 80), None);
+}
+
+#[test]
+fn known_nodeports_must_answer_on_kube_proxy_nodes_unknown_ones_must_not() {
+    let (p, inv) = (plan("addons=kuboard"), cluster());
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    for a in [CP1, W1, W2, W3] {
+        fake.set(a, Tcp, 30090, OPEN);
+    }
+    fake.set(CP1, Tcp, 30090, RST)
+        .set(W1, Tcp, 30090, SILENT)
+        .set(W2, Tcp, 32766, RST) // kuboard's NodePort, from the plan
+        .set(W2, Tcp, 32765, OPEN) // grafana's, but grafana is not installed
+        .set(W3, Tcp, 30091, OPEN); // no Service has it
+    let findings = audit(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::External,
+        &fake,
+    );
+    let t = Some(Tcp);
+    assert_eq!(
+        keys(&findings),
+        vec![
+            (Missing, "cp1", t, 30090),
+            (Blocked, "w1", t, 30090),
+            (Unexpected, "w2", t, 32765),
+            (Missing, "w2", t, 32766),
+            (Unexpected, "w3", t, 30091),
+        ]
+    );
+    assert_eq!(findings[0].component, "Service default/web");
+    assert!(
+        findings[0]
+            .hint
+            .starts_with("Check that Service default/web still has NodePort 30090"),
+        "{}",
+        findings[0].hint
+    );
+    assert_eq!(findings[3].component, "kuboard");
+    assert!(
+        findings[3].hint.starts_with("Check the kuboard add-on"),
+        "{}",
+        findings[3].hint
+    );
+    // The range itself is never judged port by port: all of it closed or
+    // filtered is fine from every vantage.
+    let mut quiet = Fake::healthy(&p, &inv, Phase::Post);
+    for port in 30000..=30100 {
+        quiet.set(W1, Tcp, port, SILENT);
+    }
+    for from in Vantage::ALL {
+        assert_eq!(
+            keys(&audit(&p, &inv, &[], Phase::Post, *from, &quiet)),
+            vec![]
+        );
+    }
+}
+
+#[test]
+fn a_dead_node_gets_exactly_one_finding() {
+    let (p, inv) = (plan(""), cluster());
+    for phase in Phase::ALL {
+        let mut fake = Fake::healthy(&p, &inv, *phase);
+        fake.down(CP1);
+        let findings = audit(&p, &inv, &[], *phase, Vantage::ControlPlane, &fake);
+        assert_eq!(
+            keys(&findings),
+            vec![(Unreachable, "cp1", None, 0)],
+            "{phase}"
+        );
+        let json = serde_json::to_value(&findings[0]).expect("json");
+        assert_eq!(json.get("protocol"), None);
+        assert_eq!(json["port"], 0);
+        assert_eq!(json["kind"], "unreachable");
+        assert_eq!(json["severity"], "error");
+        let back: Finding = serde_json::from_value(json).expect("parse back");
+        assert_eq!(back, findings[0]);
+    }
+}
+
+#[test]
+fn nodes_and_ports_the_scan_did_not_cover_are_not_judged() {
+    let (p, inv) = (plan(""), cluster());
+    let mut fake = broken_post(&p, &inv);
+    fake.hosts.remove(&W1);
+    fake.hosts.remove(&W3);
+    // 6443 left out of the scan's list: a closed 6443 is not seen.
+    fake.set(CP1, Tcp, 6443, RST);
+    fake.ports = PortList::from_ports(
+        fake.ports
+            .as_slice()
+            .iter()
+            .copied()
+            .filter(|&pp| pp != (Tcp, 6443))
+            .collect(),
+    );
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::ControlPlane, &fake);
+    assert_eq!(
+        keys(&findings),
+        vec![
+            (Blocked, "cp1", Some(Tcp), 2379),
+            (Exposed, "cp1", Some(Tcp), 10251),
+            (Exposed, "cp1", Some(Tcp), 10259),
+            (Unexpected, "cp1", Some(Tcp), 30090),
+            (Unexpected, "w2", Some(Tcp), 30090),
+            (Missing, "w2", Some(Udp), 8472),
+        ]
+    );
+    let status: Vec<NodeStatus> = node_summaries(&inv, &fake)
+        .iter()
+        .map(|n| n.status)
+        .collect();
+    use NodeStatus::{NotScanned, Up};
+    assert_eq!(status, vec![Up, NotScanned, Up, NotScanned, Up]);
+}
+
+#[test]
+fn several_roles_get_the_union_and_one_finding_per_port() {
+    let p = plan("addons=ingress");
+    let inv = Inventory::from_nodes([
+        Node::new("edge", W1, &["registry", "worker"]),
+        Node::new("all", CP1, &["control-plane", "worker"]),
+    ]);
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    // 443 is both harbor's and the ingress's: judged once.
+    fake.set(W1, Tcp, 443, RST)
+        .set(W1, Tcp, 38088, RST) // registry role
+        .set(W1, Tcp, 80, SILENT) // worker role
+        .set(CP1, Tcp, 6443, RST) // control-plane role
+        .set(CP1, Tcp, 80, RST) // worker role
+        .set(CP1, Tcp, 38088, OPEN); // neither
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::ControlPlane, &fake);
+    let t = Some(Tcp);
+    assert_eq!(
+        keys(&findings),
+        vec![
+            (Missing, "all", t, 80),
+            (Missing, "all", t, 6443),
+            (Unexpected, "all", t, 38088),
+            (Blocked, "edge", t, 80),
+            (Missing, "edge", t, 443),
+            (Missing, "edge", t, 38088),
+        ]
+    );
+    assert_eq!(findings[4].component, "harbor");
+}
+
+#[test]
+fn words_parse_print_and_serialize_alike() {
+    for (p, s) in [(Phase::Pre, "pre"), (Phase::Post, "post")] {
+        assert_eq!(p.to_string(), s);
+        assert_eq!(s.parse::<Phase>(), Ok(p));
+        assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{s}\""));
+    }
+    for (v, s) in [
+        (Vantage::External, "external"),
+        (Vantage::Node, "node"),
+        (Vantage::ControlPlane, "control-plane"),
+    ] {
+        assert_eq!(v.to_string(), s);
+        assert_eq!(s.parse::<Vantage>(), Ok(v));
+        assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{s}\""));
+        assert_eq!(
+            serde_json::from_str::<Vantage>(&format!("\"{s}\"")).unwrap(),
+            v
+        );
+    }
+    assert_eq!(
+        " Control-Plane ".parse::<Vantage>(),
+        Ok(Vantage::ControlPlane)
+    );
+    assert_eq!(
+        "inside".parse::<Vantage>(),
+        Err("unknown vantage \"inside\" (expected external, node, control-plane)".to_string())
+    );
+    let kinds: Vec<String> = FindingKind::ALL
+        .iter()
+        .map(|k| serde_json::to_string(k).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "\"conflict\"",
+            "\"missing\"",
+            "\"blocked\"",
+            "\"exposed\"",
+            "\"unexpected\"",
+            "\"unreachable\""
+        ]
+    );
+    assert!(Severity::Error > Severity::Warning && Severity::Warning > Severity::Info);
+    assert_eq!("warning".parse::<Severity>(), Ok(Severity::Warning));
+}
+
+#[test]
+fn exit_code_counts_findings_at_or_above_fail_on() {
+    let (p, inv) = (plan(""), cluster());
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    fake.set(W1, Tcp, 38088, OPEN); // one warning
+    let warn = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(keys(&warn), vec![(Unexpected, "w1", Some(Tcp), 38088)]);
+    assert_eq!(exit_code(&warn, Severity::Error), 0);
+    assert_eq!(exit_code(&warn, Severity::Warning), 1);
+    assert_eq!(exit_code(&warn, Severity::Info), 1);
+    assert_eq!(exit_code(&[], Severity::Info), 0);
+    fake.set(W1, Tcp, 10256, SILENT); // plus an error
+    let err = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(exit_code(&err, Severity::Error), 1);
+}
+
+/// Three hosts: mostly closed, down, mostly open (default `open`).
+fn small_scan() -> ScanReport {
+    let port = |port, protocol, (state, reason): (State, Reason)| PortReport {
+        port,
+        protocol,
+        state,
+        reason,
+        ttl: None,
+    };
+    let mut r = Fake {
+        ports: PortList::parse("T:22,80,443,U:53", Tcp).unwrap(),
+        hosts: BTreeMap::new(),
+    }
+    .to_report();
+    r.hosts = vec![
+        HostReport {
+            address: CP1,
+            status: HostStatus::Up,
+            default_state: State::Closed,
+            default_reason: Reason::Rst,
+            ports: vec![port(80, Tcp, OPEN), port(53, Udp, UDP_SILENT)],
+        },
+        HostReport {
+            address: W1,
+            status: HostStatus::Down,
+            default_state: State::Filtered,
+            default_reason: Reason::NoResponse,
+            ports: vec![port(53, Udp, UDP_SILENT)],
+        },
+        HostReport {
+            address: W2,
+            status: HostStatus::Up,
+            default_state: State::Open,
+            default_reason: Reason::SynAck,
+            ports: vec![port(22, Tcp, RST), port(53, Udp, UDP_CLOSED)],
+        },
+    ];
+    r
+}
+
+#[test]
+fn a_scan_report_answers_as_observations() {
+    let scan = small_scan();
+    let obs = ScanObservations::new(&scan);
+    assert_eq!(
+        [CP1, W1, W2, REG].map(|a| obs.host_up(a)),
+        [Some(true), Some(false), Some(true), None]
+    );
+    assert_eq!(obs.state(CP1, Tcp, 80), Some(OPEN));
+    assert_eq!(obs.state(CP1, Tcp, 22), Some(RST));
+    assert_eq!(obs.state(CP1, Udp, 53), Some(UDP_SILENT));
+    assert_eq!(obs.state(CP1, Tcp, 8080), None, "not scanned");
+    assert_eq!(obs.state(CP1, Udp, 80), None, "not scanned over UDP");
+    assert_eq!(obs.state(REG, Tcp, 80), None, "host not scanned");
+    assert_eq!(obs.state(W2, Tcp, 443), Some(OPEN));
+    assert_eq!(obs.open_ports(CP1), vec![(Tcp, 80)]);
+    assert_eq!(obs.open_ports(W1), vec![]);
+    assert_eq!(obs.open_ports(W2), vec![(Tcp, 80), (Tcp, 443)]);
+    assert_eq!(obs.open_ports(REG), vec![]);
+}
+
+#[test]
+fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
+    let (p, inv) = (plan(""), cluster());
+    let fake = broken_post(&p, &inv);
+    let services = [service(30090, "web")];
+    let report = AuditReport::build(
+        &p,
+        &inv,
+        &services,
+        Phase::Post,
+        Vantage::ControlPlane,
+        fake.to_report(),
+    );
+    assert_eq!(
+        report.findings,
+        audit(
+            &p,
+            &inv,
+            &services,
+            Phase::Post,
+            Vantage::ControlPlane,
+            &fake
+        )
+    );
+    assert_eq!(
+        (report.kind.as_str(), report.format_version),
+        ("audit", FORMAT_VERSION)
+    );
+    assert_eq!(
+        report.options,
+        "cni=flannel,flannel-backend=vxlan,lb=none,addons=none"
+    );
+    let s = &report.summary;
+    assert_eq!(
+        (
+            s.nodes,
+            s.nodes_up,
+            s.nodes_down,
+            s.nodes_not_scanned,
+            s.ports_checked,
+            s.findings
+        ),
+        (5, 4, 1, 0, 4 * 2782, 9)
+    );
+    let by_kind: Vec<(&str, u64)> = s
+        .findings_by_kind
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        by_kind,
+        vec![
+            ("blocked", 2),
+            ("conflict", 0),
+            ("exposed", 2),
+            ("missing", 1),
+            ("unexpected", 3),
+            ("unreachable", 1)
+        ]
+    );
+    let by_sev: Vec<(&str, u64)> = s
+        .findings_by_severity
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(by_sev, vec![("error", 6), ("info", 0), ("warning", 3)]);
+    assert_eq!(report.exit_code(Severity::Error), 1);
+
+    let json = render_json(&report);
+    let back: AuditReport = serde_json::from_str(&json).expect("the JSON parses back");
+    assert_eq!(back, report);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    // Keys in document order (serde_json's Value sorts them): top-level keys
+    // are the lines indented by two spaces.
+    let top: Vec<&str> = json
+        .lines()
+        .filter_map(|l| l.strip_prefix("  \"")?.split_once("\":").map(|k| k.0))
+        .collect();
+    assert_eq!(
+        top,
+        [
+            "portsweep",
+            "format_version",
+            "kind",
+            "phase",
+            "from",
+            "options",
+            "nodes",
+            "findings",
+            "summary",
+            "scan"
+        ]
+    );
+    let mut f0: Vec<&str> = v["findings"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    f0.sort_unstable();
+    let mut want = [
+        "node",
+        "address",
+        "roles",
+        "protocol",
+        "port",
+        "component",
+        "observed",
+        "reason",
+        "expected",
+        "kind",
+        "severity",
+        "message",
+        "hint",
+    ];
+    want.sort_unstable();
+    assert_eq!(f0, want);
+    assert_eq!(
+        (v["phase"].as_str(), v["from"].as_str()),
+        (Some("post"), Some("control-plane"))
+    );
+    assert_eq!(
+        v["nodes"][3],
+        serde_json::json!({"name": "w3", "address": "10.0.0.4", "roles": ["worker"], "status": "down"})
+    );
+    assert_eq!(v["scan"]["kind"], "scan");
+}
+
+/// Events of a minimal XML reader: enough to prove the document is
+/// well-formed (balanced tags, one root, quoted attributes, only the five
+/// predefined entities, no stray `<` or `&`) and to count elements.
+#[derive(Debug)]
+enum Xml {
+    Start(String, BTreeMap<String, String>),
+    End,
+}
+
+fn check_entities(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..]
+            .find(';')
+            .ok_or(format!("unterminated entity in {text:?}"))?;
+        out.push(match &rest[i..i + end + 1] {
+            "&amp;" => '&',
+            "&lt;" => '<',
+            "&gt;" => '>',
+            "&quot;" => '"',
+            "&apos;" => '\'',
+            e => return Err(format!("unknown entity {e}")),
+        });
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    if out
+        .chars()
+        .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err("control character".to_string());
+    }
+    Ok(out)
+}
+
+fn read_xml(doc: &str) -> Result<Vec<Xml>, String> {
+    let body = doc
+        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+        .ok_or("no XML declaration")?;
+    let mut events = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let lt = rest.find('<').unwrap_or(rest.len());
+        let text = &rest[..lt];
+        if text.contains('>') {
+            return Err(format!("stray > in {text:?}"));
+        }
+        check_entities(text)?;
+        if stack.is_empty() && !text.trim().is_empty() {
+            return Err("text outside the root".to_string());
+        }
+        rest = &rest[lt..];
+        if rest.is_empty() {
+            break;
+        }
+        // A tag ends at the first '>' (attribute values escape '>').
+        let gt = rest.find('>').ok_or("unterminated tag")?;
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            match stack.pop() {
+                Some(open) if open == name => events.push(Xml::End),
+                other => return Err(format!("</{name}> closes {other:?}")),
+            }
+            continue;
+        }
+        let (tag, empty) = match tag.strip_suffix('/') {
+            Some(t) => (t, true),
+            None => (tag, false),
+        };
+        let (name, mut attrs_text) = tag.split_once(' ').unwrap_or((tag, ""));
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(format!("bad element name {name:?}"));
+        }
+        let mut attrs = BTreeMap::new();
+        loop {
+            attrs_text = attrs_text.trim_start();
+            if attrs_text.is_empty() {
+                break;
+            }
+            let (key, after) = attrs_text
+                .split_once("=\"")
+                .ok_or(format!("bad attribute in <{tag}>"))?;
+            let close = after.find('"').ok_or("unterminated attribute")?;
+            let value = &after[..close];
+            if value.contains('<') {
+                return Err(format!("< in attribute {key}"));
+            }
+            if attrs
+                .insert(key.to_string(), check_entities(value)?)
+                .is_some()
+            {
+                return Err(format!("duplicate attribute {key}"));
+            }
+            attrs_text = &after[close + 1..];
+        }
+        if stack.is_empty() {
+            roots += 1;
+        }
+        events.push(Xml::Start(name.to_string(), attrs));
+        if empty {
+            events.push(Xml::End);
+        } else {
+            stack.push(name.to_string());
+        }
+    }
+    if !stack.is_empty() || roots != 1 {
+        return Err(format!("unclosed {stack:?} or {roots} roots"));
+    }
+    Ok(events)
+}
+
+fn starts<'a>(events: &'a [Xml], name: &str) -> Vec<&'a BTreeMap<String, String>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Xml::Start(n, a) if n == name => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_xml_reader_rejects_what_it_should() {
+    let decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    assert!(read_xml(&format!("{decl}<a><b/></a>\n")).is_ok());
+    for bad in [
+        "<a><b></a>",
+        "<a>x & y</a>",
+        "<a x=\"1\" x=\"2\"/>",
+        "<a/><b/>",
+        "<a x=\"<\"/>",
+        "<a>&nbsp;</a>",
+        "<a>",
+        "<a>1 > 0</a>",
+    ] {
+        assert!(read_xml(&format!("{decl}{bad}")).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn junit_has_one_case_per_node_and_planned_entry() {
+    let (p, inv) = (plan(""), cluster());
+    let report = AuditReport::build(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        broken_post(&p, &inv).to_report(),
+    );
+    let xml_text = render_junit(&report, &p);
+    let events = read_xml(&xml_text).unwrap_or_else(|e| panic!("{e}\n{xml_text}"));
+    // Cases: "node answers" + the entries of the node's roles (+ unplanned):
+    // cp1 1+11, w1 1+5+1 (38088), w2 1+5, w3 1+5, reg 1+3.
+    let suites = starts(&events, "testsuite");
+    let per_suite: Vec<(&str, &str, &str, &str)> = suites
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str(),
+                a["tests"].as_str(),
+                a["failures"].as_str(),
+                a["skipped"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_suite,
+        vec![
+            ("cp1 (10.0.0.1)", "12", "3", "0"),
+            ("w1 (10.0.0.2)", "7", "3", "0"),
+            ("w2 (10.0.0.3)", "6", "1", "0"),
+            ("w3 (10.0.0.4)", "6", "1", "5"),
+            ("reg (10.0.0.9)", "4", "0", "0"),
+        ]
+    );
+    assert_eq!(starts(&events, "testcase").len(), 35);
+    assert_eq!(starts(&events, "failure").len(), 8);
+    assert_eq!(starts(&events, "skipped").len(), 5);
+    let root = &starts(&events, "testsuites")[0];
+    assert_eq!(
+        (
+            root["tests"].as_str(),
+            root["failures"].as_str(),
+            root["skipped"].as_str()
+        ),
+        ("35", "8", "5")
+    );
+    let failures: Vec<(&str, &str)> = starts(&events, "failure")
+        .iter()
+        .map(|a| (a["type"].as_str(), a["message"].as_str()))
+        .collect();
+    assert_eq!(failures[0], ("blocked", "etcd (2379/tcp) is filtered from the control-plane vantage (ICMP admin-prohibited): a firewall or security group drops or rejects it."));
+    // Both squatters of w1 land in the NodePort range's one case.
+    assert_eq!(failures[4], ("unexpected", "2 findings"));
+    assert!(xml_text.contains("name=\"30000-32767/tcp NodePort Services (all)\""));
+    assert!(xml_text.contains("name=\"38088/tcp harbor (not planned for this node)\""));
+    assert!(xml_text.contains("[warning] unexpected 30081/tcp unknown:"));
+}
+
+#[test]
+fn junit_escapes_what_it_writes() {
+    let inv = Inventory::from_nodes([Node::new("a<&>\"'\u{1}b", W1, &["worker"])]);
+    let p = plan("");
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    fake.set(W1, Tcp, 10250, RST);
+    let mut report = AuditReport::build(
+        &p,
+        &inv,
+        &[],
+        Phase::Post,
+        Vantage::ControlPlane,
+        fake.to_report(),
+    );
+    assert_eq!(report.findings.len(), 1);
+    report.findings[0].message = "x < y & \"z\"".to_string();
+    let xml_text = render_junit(&report, &p);
+    let events = read_xml(&xml_text).unwrap_or_else(|e| panic!("{e}\n{xml_text}"));
+    assert_eq!(
+        starts(&events, "testsuite")[0]["name"],
+        "a<&>\"'b (10.0.0.2)"
+    );
+    assert_eq!(starts(&events, "failure")[0]["message"], "x < y & \"z\"");
+}
+
+#[test]
+fn markdown_has_the_summary_and_one_row_per_finding() {
+    let (p, inv) = (plan(""), cluster());
+    let mut report = AuditReport::build(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        broken_post(&p, &inv).to_report(),
+    );
+    report.findings[0].component = "etcd|peer".to_string();
+    let md_text = render_markdown(&report);
+    let lines: Vec<&str> = md_text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "## portsweep audit: 9 findings (phase `post`, from `control-plane`)"
+    );
+    assert!(
+        lines.contains(&"| 5 | 4 | 1 | 0 | 11128 | 6 | 3 | 0 |"),
+        "{md_text}"
+    );
+    assert!(lines.contains(&"| unexpected | 3 |"));
+    let rows: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("| error |") || l.starts_with("| warning |"))
+        .collect();
+    assert_eq!(rows.len(), 9);
+    assert_eq!(
+        *rows[2],
+        "| error | exposed | cp1 | 10.0.0.1 | 10259/tcp | kube-scheduler | open (syn-ack) | not open from another host | kube-scheduler (10259/tcp) answers from another host: it is bound to a non-loopback address. | Bind it to 127.0.0.1 (--bind-address=127.0.0.1) or firewall it. |"
+    );
+    // An escaped pipe keeps the row at ten cells.
+    assert!(rows[0].starts_with("| error | blocked | cp1 | 10.0.0.1 | 2379/tcp | etcd\\|peer | filtered (admin-prohibited) |"), "{}", rows[0]);
+    assert_eq!(rows[0].replace("\\|", "").matches('|').count(), 11);
+    assert_eq!(*rows[8], "| error | unreachable | w3 | 10.0.0.4 | - | host | down (no-response) | up | The node answered no probe at all: it is down, its inventory address is wrong, or a firewall drops everything from this vantage. | Check that 10.0.0.4 is the node's address and that the node runs; from the scanner, try `ping 10.0.0.4` and check the routes and firewalls in between. |");
+}
+
+#[test]
+fn table_groups_by_node_then_severity_and_ends_with_the_summary() {
+    let (p, inv) = (plan(""), cluster());
+    let report = AuditReport::build(
+        &p,
+        &inv,
+        &[service(30090, "web")],
+        Phase::Post,
+        Vantage::ControlPlane,
+        broken_post(&p, &inv).to_report(),
+    );
+    let table = render_table(&report);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "portsweep audit: phase post, from control-plane, cni=flannel,flannel-backend=vxlan,lb=none,addons=none");
+    let heads: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .collect();
+    assert_eq!(
+        heads,
+        vec![
+            lines[0],
+            "cp1 (10.0.0.1) [control-plane] up: 3 findings",
+            "w1 (10.0.0.2) [worker] up: 4 findings",
+            "w2 (10.0.0.3) [worker] up: 1 finding",
+            "w3 (10.0.0.4) [worker] down: 1 finding",
+            "reg (10.0.0.9) [registry] up: no findings",
+            "5 nodes (4 up, 1 down, 0 not scanned), 11128 ports checked",
+            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1",
+        ]
+    );
+    // w1: its error before its warnings.
+    let w1 = lines.iter().position(|l| l.starts_with("w1 ")).unwrap();
+    let groups: Vec<&str> = lines[w1 + 1..]
+        .iter()
+        .copied()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .collect();
+    assert_eq!(groups, vec!["  error:", "  warning:"]);
+    assert_eq!(
+        lines[w1 + 2],
+        "    blocked     10250/tcp   kubelet                  filtered (no-response)       expected open"
+    );
+}
+
+#[test]
+fn legacy_ports_are_never_missing_only_exposed() {
+    // A user plan keeps a removed `all` port (cAdvisor's old 4194) and a
+    // removed `self` one: neither may be required any more.
+    let user = Plan::from_str(
+        "version: 1\nentries:\n  - {protocol: tcp, port: 4194, roles: [worker], component: cadvisor, audience: all, legacy: true, purpose: old cAdvisor port}\n  - {protocol: tcp, port: 10255, roles: [worker], component: kubelet, audience: self, legacy: true, purpose: read-only port}\n",
+        "user.yaml",
+    )
+    .expect("user plan");
+    let p = Plan::builtin()
+        .merge_user(user)
+        .effective(&ClusterOptions::default());
+    let inv = cluster();
+    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    assert_eq!(fake.state(W1, Tcp, 4194), Some(RST));
+    for from in Vantage::ALL {
+        assert_eq!(
+            keys(&audit(&p, &inv, &[], Phase::Post, *from, &fake)),
+            vec![],
+            "{from}"
+        );
+    }
+    fake.set(W1, Tcp, 4194, OPEN).set(W2, Tcp, 10255, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::ControlPlane, &fake);
+    assert_eq!(keys(&findings), vec![(Exposed, "w2", Some(Tcp), 10255)]);
+    assert_eq!(findings[0].message, "kubelet (10255/tcp) answers from another host: the legacy insecure HTTP port (no authentication) is enabled and reachable.");
+    assert_eq!(findings[0].hint, "Disable the kubelet's read-only port (readOnlyPort: 0, --read-only-port=0) or firewall it.");
+    // The healthz port keeps its own advice.
+    fake.set(W2, Tcp, 10248, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(
+        keys(&findings),
+        vec![
+            (Exposed, "w2", Some(Tcp), 10248),
+            (Exposed, "w2", Some(Tcp), 10255)
+        ]
+    );
+    assert_eq!(findings[0].hint, "Set the kubelet's healthzBindAddress to 127.0.0.1 (--healthz-bind-address) or firewall it.");
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use portsweep::audit::{AuditFormat, Phase, Severity, Vantage};
 use portsweep::plan::{Addon, Cni, FlannelBackend, LoadBalancer};
 use portsweep::report::OutputFormat;
 
@@ -30,6 +31,14 @@ pub enum Command {
   portsweep demo
   portsweep demo --scenario fixtures/scenarios/cluster-250.toml --format json --output demo.json")]
     Demo(DemoArgs),
+    /// Scan every node of an inventory on its plan's ports and report conflicts, gaps and exposures.
+    #[command(after_help = "Examples:
+  portsweep audit --inventory hosts.ini --phase pre
+  portsweep audit --inventory nodes.json --services svc.json --from control-plane --addons ingress,grafana --format junit --output audit.xml
+  portsweep audit --control-plane 198.19.0.8/29 --worker 198.19.1.0/24 --registry 198.19.0.2 --cni calico --format markdown
+Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray).
+Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runtime or privilege error, 130 interrupted.")]
+    Audit(AuditArgs),
     /// Print the effective port plan for the cluster options.
     #[command(after_help = "Examples:
   portsweep plan
@@ -74,6 +83,47 @@ pub struct ClusterArgs {
     /// A plan file that overrides or extends the built-in plan.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Vec<PathBuf>,
+    /// Control-plane nodes: addresses, CIDRs or ranges (each address one node; repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub control_plane: Vec<String>,
+    /// Worker nodes (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub worker: Vec<String>,
+    /// Offline-install registry nodes (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub registry: Vec<String>,
+    /// `kubectl get svc -A -o json` output: the NodePorts really allocated.
+    #[arg(long, value_name = "FILE")]
+    pub services: Option<PathBuf>,
+    /// Before the install (ports in use are conflicts) or after it (planned services must answer).
+    #[arg(long, value_enum, default_value = "post")]
+    pub phase: Phase,
+    /// Where the scanner stands: which audiences must answer (see the README's matrix).
+    #[arg(long, value_enum, default_value = "external")]
+    pub from: Vantage,
+    /// Exit 1 when a finding of this severity or worse exists.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: Severity,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<AuditFormat>,
+    /// Write the report here (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the nodes, ports and probe count, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

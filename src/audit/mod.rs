@@ -66,7 +66,9 @@
 //! * Legacy entries (10251, 10252) are never `missing`/`blocked`: they were
 //!   removed from current releases.
 //! * In `pre` nothing is installed yet, so there is no `missing`, `blocked`
-//!   or `exposed`. `unexpected` stays a warning there: the scanned ports are
+//!   or `exposed` — except on the registry's ports (harbor, NTP): the
+//!   offline install pulls from them, so they are judged before the install
+//!   exactly as after it (and are never a `conflict`). `unexpected` stays a warning there: the scanned ports are
 //!   all Kubernetes ports, so one that answers on a node whose roles do not
 //!   plan it (6443 on a future worker) is almost surely a leftover of an old
 //!   cluster or a wrong role in the inventory, worth fixing before the
@@ -419,6 +421,9 @@ pub(crate) struct Subject<'a> {
     pub service: Option<&'a NodePortService>,
 }
 
+/// The role whose planned services must answer before the install too.
+pub const REGISTRY_ROLE: &str = "registry";
+
 /// Judges every node of the inventory (module doc); findings sorted by
 /// address, protocol, port, kind.
 pub fn audit(
@@ -465,15 +470,16 @@ pub fn audit(
                 .filter(|e| !e.legacy && from.must_answer(e.audience))
                 .collect();
             let all_self = entries.iter().all(|e| e.audience == Audience::SelfOnly);
+            // The registry's services (harbor, NTP) serve the install
+            // itself: before it they must already answer, like after it.
+            let prerequisite = entries.iter().any(|e| e.roles.iter().any(|r| r == REGISTRY_ROLE));
             let judged = match (phase, must.first(), all_self) {
-                (Phase::Pre, _, _) => {
+                (Phase::Pre, _, _) if !prerequisite => {
                     (state == State::Open).then_some((FindingKind::Conflict, first))
                 }
-                (Phase::Post, _, true) => {
-                    (state == State::Open).then_some((FindingKind::Exposed, first))
-                }
-                (Phase::Post, Some(e), false) => answer_problem(state).map(|k| (k, **e)),
-                (Phase::Post, None, false) => None,
+                (_, _, true) => (state == State::Open).then_some((FindingKind::Exposed, first)),
+                (_, Some(e), false) => answer_problem(state).map(|k| (k, **e)),
+                (_, None, false) => None,
             };
             if let Some((kind, entry)) = judged {
                 push(

@@ -65,19 +65,20 @@ impl Fake {
             for &(proto, port) in ports.as_slice() {
                 pairs.insert((proto, port), if proto == Tcp { RST } else { UDP_CLOSED });
             }
-            if phase == Phase::Post {
-                for e in plan.entries_for_roles(&node.roles) {
-                    if e.nodeport_range || e.legacy || e.audience == Audience::SelfOnly {
-                        continue;
-                    }
-                    for port in e.port.ports() {
-                        let answer = match (scan_protocol(e.protocol), e.component.as_str()) {
-                            (Tcp, _) => (Tcp, OPEN),
-                            (Udp, "chrony") => (Udp, (State::Open, Reason::UdpResponse)),
-                            (Udp, _) => (Udp, UDP_SILENT),
-                        };
-                        pairs.insert((answer.0, port), answer.1);
-                    }
+            // Before the install only the registry's services run (the
+            // install pulls from them); after it, every planned service.
+            for e in plan.entries_for_roles(&node.roles) {
+                let installed = phase == Phase::Post || e.has_role(REGISTRY_ROLE);
+                if !installed || e.nodeport_range || e.legacy || e.audience == Audience::SelfOnly {
+                    continue;
+                }
+                for port in e.port.ports() {
+                    let answer = match (scan_protocol(e.protocol), e.component.as_str()) {
+                        (Tcp, _) => (Tcp, OPEN),
+                        (Udp, "chrony") => (Udp, (State::Open, Reason::UdpResponse)),
+                        (Udp, _) => (Udp, UDP_SILENT),
+                    };
+                    pairs.insert((answer.0, port), answer.1);
                 }
             }
             hosts.insert(node.address, (true, pairs));

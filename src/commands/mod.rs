@@ -1,4 +1,5 @@
 //! One function per subcommand; shared plumbing for running a scan.
+mod audit;
 mod demo;
 mod plan;
 mod scan;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Lab { action: LabAction::Clean } => {
             let removed = portsweep::lab::Lab::clean_stale().map_err(Failure::runtime)?;

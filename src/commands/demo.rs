@@ -1,20 +1,39 @@
 //! `portsweep demo`: build a small simulated cluster in network namespaces,
-//! scan it from inside the lab, print the report and how it compares with
-//! the lab's ground truth, and tear everything down (also on Ctrl-C).
-use anyhow::{anyhow, Context};
-use portsweep::lab::{verify::verify, Lab, Scenario};
-use portsweep::report::{render_table, OutputFormat};
+//! audit it (or scan it, for scan-only scenarios) from inside the lab, print
+//! the result and how it compares with the lab's ground truth, and tear
+//! everything down (also on Ctrl-C).
+use std::path::Path;
 
-use super::{emit, scan, stop_flag};
-use crate::cli::{DemoArgs, EngineArgs, Rate};
+use anyhow::{anyhow, Context};
+use clap::Parser;
+use portsweep::audit::render_table as render_audit_table;
+use portsweep::lab::verify::{finding_keys, verify, verify_hosts};
+use portsweep::lab::{Lab, Scenario};
+use portsweep::report::{render_table, write_output, OutputFormat};
+use portsweep::target::HostSet;
+
+use super::{audit, emit, scan, stop_flag};
+use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};
 use crate::Failure;
 
 const BUILTIN: &str = include_str!("../../fixtures/scenarios/demo.toml");
+const BUILTIN_INVENTORY: &str = include_str!("../../fixtures/inventories/lab-cluster.ini");
 
 pub fn run(args: DemoArgs) -> Result<u8, Failure> {
+    // The built-in scenario's inventory is compiled in too, so the demo
+    // works from any directory; it is written to a temporary file.
+    let tmp = tempfile::tempdir().context("creating a temporary directory").map_err(Failure::runtime)?;
     let scenario = match &args.scenario {
         Some(path) => Scenario::load(path).map_err(Failure::input)?,
-        None => Scenario::parse(BUILTIN, "fixtures/scenarios/demo.toml", "demo").map_err(Failure::input)?,
+        None => {
+            let mut s = Scenario::parse(BUILTIN, "fixtures/scenarios/demo.toml", "demo").map_err(Failure::input)?;
+            if let Some(a) = s.audit.as_mut() {
+                let inv = tmp.path().join("lab-cluster.ini");
+                std::fs::write(&inv, BUILTIN_INVENTORY).context("writing the demo inventory").map_err(Failure::runtime)?;
+                a.inventory = inv;
+            }
+            s
+        }
     };
     let stop = stop_flag()?;
     // A second Ctrl-C exits at once and leaves the namespaces: a later run
@@ -22,20 +41,26 @@ pub fn run(args: DemoArgs) -> Result<u8, Failure> {
     let _ = Lab::clean_stale();
     eprintln!("demo: building lab {:?}: {}", scenario.name, scenario.description.trim());
     let lab = Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
-    let space = scan::parse_space(&scenario.targets, &scenario.exclude, &scenario.ports)?;
-    let engine = EngineArgs { rate: Rate(None), retries: 8, icmp_wait: std::time::Duration::from_secs(30), wait: None, interface: None, source_ip: None, seed: None, senders: None };
-    eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
-    let argv: Vec<String> = std::env::args().collect();
-    let report = lab
-        .in_scanner(move || scan::execute(space, &engine, stop, argv))
-        .map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
+    let code = match scenario.audit.is_some() {
+        true => run_audit(&scenario, &lab, &args, stop),
+        false => run_scan(&scenario, &lab, &args, stop),
+    };
     drop(lab);
     eprintln!("demo: lab torn down");
+    code
+}
+
+fn run_scan(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u8, Failure> {
+    let space = scan::parse_space(&scenario.targets, &scenario.exclude, &scenario.ports)?;
+    let engine = demo_engine()?;
+    eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
+    let argv: Vec<String> = std::env::args().collect();
+    let report = lab.in_scanner(move || scan::execute(space, &engine, stop, argv)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     match args.output.format {
         None | Some(OutputFormat::Table) if args.output.output.is_none() => print!("{}", render_table(&report)),
         _ => emit(&report, &args.output)?,
     }
-    let v = verify(&scenario, &report, true);
+    let v = verify(scenario, &report, true);
     println!("ground truth: {}", v.summary(10));
     Ok(if !report.complete {
         130
@@ -44,4 +69,53 @@ pub fn run(args: DemoArgs) -> Result<u8, Failure> {
     } else {
         1
     })
+}
+
+/// The engine settings of `portsweep scan` with `--rate max`.
+fn demo_engine() -> Result<EngineArgs, Failure> {
+    match Cli::try_parse_from(["portsweep", "scan", "198.18.0.1", "-p", "1", "--rate", "max"]) {
+        Ok(Cli { command: Command::Scan(a) }) => Ok(EngineArgs { rate: Rate(None), ..a.engine }),
+        _ => Err(Failure::runtime(anyhow!("internal: demo engine arguments do not parse"))),
+    }
+}
+
+fn run_audit(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u8, Failure> {
+    let spec = scenario.audit.as_ref().ok_or_else(|| Failure::runtime(anyhow!("no audit in the scenario")))?;
+    let mut argv: Vec<String> = vec!["portsweep".into(), "audit".into(), "--inventory".into(), path(&spec.inventory)];
+    if let Some(s) = &spec.services {
+        argv.extend(["--services".into(), path(s)]);
+    }
+    argv.extend(spec.args.iter().cloned());
+    argv.extend(["--rate".into(), "max".into()]);
+    let audit_args = match Cli::try_parse_from(&argv) {
+        Ok(Cli { command: Command::Audit(a) }) => a,
+        Ok(_) => return Err(Failure::input(anyhow!("scenario {}: not an audit", scenario.name))),
+        Err(e) => return Err(Failure::input(anyhow!("scenario {}: audit arguments: {e}", scenario.name))),
+    };
+    eprintln!("demo: {} from namespace {}", argv[1..].join(" "), lab.scanner_ns());
+    let (report, _plan) = lab
+        .in_scanner(|| audit::execute(&audit_args, stop, argv.clone()))
+        .map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
+    let report = report.ok_or_else(|| Failure::runtime(anyhow!("the audit did not run")))?;
+    match &args.output.output {
+        Some(path) => write_output(Some(path), &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n")).context("writing the report").map_err(Failure::runtime)?,
+        None if args.output.format == Some(OutputFormat::Json) => print!("{}", serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"),
+        None => print!("{}", render_audit_table(&report)),
+    }
+    let hosts = HostSet::from_ranges(report.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
+    let v = verify_hosts(scenario, &report.scan, &hosts, true);
+    let got = finding_keys(&report);
+    let expected_found = got == spec.findings;
+    println!("ground truth: scan {}; findings {}", v.summary(10), if expected_found { format!("{}/{} as expected", got.len(), spec.findings.len()) } else { format!("DIFFER\n  expected: {:?}\n  reported: {:?}", spec.findings, got) });
+    Ok(if !report.scan.complete {
+        130
+    } else if v.is_exact() && expected_found {
+        0
+    } else {
+        1
+    })
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
 }

@@ -30,6 +30,16 @@
 //! which all lab addresses share (faithful for a one-node lab only);
 //! `"unlimited"` lifts all limits. TCP rejects are never limited in the lab,
 //! so their reasons can be checked exactly.
+//! An audit scenario has, instead of (or besides) `[scan]`, an `[audit]`
+//! section: the inventory (a path relative to the scenario file), the
+//! `portsweep audit` flags, and the exact findings a correct audit reports
+//! (`"kind node protocol/port"`, or `"unreachable node"`):
+//! ```toml
+//! [audit]
+//! inventory = "../inventories/lab-cluster.ini"
+//! args = ["--phase", "post", "--from", "control-plane", "--addons", "ingress"]
+//! findings = ["exposed cp-2 tcp/10259", "unreachable worker-21"]
+//! ```
 //! Addresses outside 198.18.0.0/15 are refused: the lab only ever builds
 //! hosts in the benchmarking range.
 use std::net::Ipv4Addr;
@@ -65,7 +75,8 @@ struct RawScenario {
     strays: u32,
     #[serde(default)]
     icmp: IcmpModel,
-    scan: RawScan,
+    scan: Option<RawScan>,
+    audit: Option<RawAudit>,
     #[serde(default)]
     hosts: Vec<RawRule>,
 }
@@ -77,6 +88,29 @@ struct RawScan {
     ports: String,
     #[serde(default)]
     exclude: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    inventory: String,
+    #[serde(default)]
+    services: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    findings: Vec<String>,
+}
+
+/// An audit to run against the lab, with its expected findings.
+#[derive(Debug, Clone)]
+pub struct AuditSpec {
+    /// Resolved against the scenario file's directory (as written when the
+    /// scenario has no file).
+    pub inventory: std::path::PathBuf,
+    pub services: Option<std::path::PathBuf>,
+    pub args: Vec<String>,
+    /// Sorted.
+    pub findings: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +168,7 @@ pub struct Scenario {
     pub exclude: Vec<String>,
     pub ports: String,
     pub rules: Vec<Rule>,
+    pub audit: Option<AuditSpec>,
 }
 
 /// What a correct scan must report for one pair.
@@ -148,7 +183,12 @@ impl Scenario {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Self::parse(&text, &file, &name)
+        let mut s = Self::parse(&text, &file, &name)?;
+        if let (Some(a), Some(dir)) = (s.audit.as_mut(), path.parent()) {
+            a.inventory = dir.join(&a.inventory);
+            a.services = a.services.as_ref().map(|p| dir.join(p));
+        }
+        Ok(s)
     }
 
     pub fn parse(text: &str, file: &str, name: &str) -> Result<Scenario, ScenarioError> {
@@ -157,9 +197,15 @@ impl Scenario {
         if !(0.0..=50.0).contains(&raw.loss_percent) {
             return Err(field("loss_percent".into(), "must be between 0 and 50".into()));
         }
-        let scan_hosts = HostSet::parse(&raw.scan.targets, &raw.scan.exclude).map_err(|e| field("scan.targets".into(), e.to_string()))?;
-        check_in_lab(&scan_hosts).map_err(|m| field("scan.targets".into(), m))?;
-        PortList::parse(&raw.scan.ports, Protocol::Tcp).map_err(|e| field("scan.ports".into(), e.to_string()))?;
+        if raw.scan.is_none() && raw.audit.is_none() {
+            return Err(field("scan".into(), "a scenario needs a [scan] or an [audit] section".into()));
+        }
+        let scan = raw.scan.unwrap_or(RawScan { targets: Vec::new(), ports: String::new(), exclude: Vec::new() });
+        if !scan.targets.is_empty() {
+            let scan_hosts = HostSet::parse(&scan.targets, &scan.exclude).map_err(|e| field("scan.targets".into(), e.to_string()))?;
+            check_in_lab(&scan_hosts).map_err(|m| field("scan.targets".into(), m))?;
+            PortList::parse(&scan.ports, Protocol::Tcp).map_err(|e| field("scan.ports".into(), e.to_string()))?;
+        }
         let mut rules = Vec::new();
         for (i, r) in raw.hosts.iter().enumerate() {
             let at = |f: &str| format!("hosts[{i}].{f}");
@@ -180,10 +226,15 @@ impl Scenario {
             loss_percent: raw.loss_percent,
             strays: raw.strays,
             icmp: raw.icmp,
-            targets: raw.scan.targets,
-            exclude: raw.scan.exclude,
-            ports: raw.scan.ports,
+            targets: scan.targets,
+            exclude: scan.exclude,
+            ports: scan.ports,
             rules,
+            audit: raw.audit.map(|a| {
+                let mut findings = a.findings;
+                findings.sort();
+                AuditSpec { inventory: a.inventory.into(), services: a.services.map(Into::into), args: a.args, findings }
+            }),
         })
     }
 

@@ -47,9 +47,18 @@ impl Verification {
 /// Compares every (target, port) of the scenario's scan with the report.
 /// `check_reasons` also compares reasons (off where ICMP may be limited).
 pub fn verify(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> Verification {
+    match HostSet::parse(&scenario.targets, &scenario.exclude) {
+        Ok(hosts) => verify_hosts(scenario, report, &hosts, check_reasons),
+        Err(_) => Verification::default(),
+    }
+}
+
+/// Compares every (host, port) of `hosts` × the report's ports with the
+/// scenario's truth (an audit's scan covers the inventory's nodes).
+pub fn verify_hosts(scenario: &Scenario, report: &ScanReport, hosts: &HostSet, check_reasons: bool) -> Verification {
     let oracle = scenario.oracle();
     let mut v = Verification::default();
-    let (Ok(hosts), Some(ports)) = (HostSet::parse(&scenario.targets, &scenario.exclude), report.port_list()) else {
+    let Some(ports) = report.port_list() else {
         return v;
     };
     for addr in hosts.iter() {
@@ -81,4 +90,19 @@ pub fn verify(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> 
         }
     }
     v
+}
+
+/// An audit's findings as `"kind node protocol/port"` (`"kind node"` for
+/// findings about a whole node), sorted: the form scenarios list them in.
+pub fn finding_keys(report: &crate::audit::AuditReport) -> Vec<String> {
+    let mut keys: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| match f.protocol {
+            Some(p) => format!("{} {} {}/{}", f.kind, f.node, p, f.port),
+            None => format!("{} {}", f.kind, f.node),
+        })
+        .collect();
+    keys.sort();
+    keys
 }

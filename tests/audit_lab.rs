@@ -1,0 +1,87 @@
+//! Audits of lab clusters (fixtures/scenarios/audit-*.toml and demo.toml):
+//! each runs `portsweep audit` in the scanner namespace and must report
+//! exactly the scenario's findings — no more, no fewer — over a scan whose
+//! every pair matches the lab's truth. Needs root and nftables.
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use portsweep::audit::AuditReport;
+use portsweep::lab::verify::{finding_keys, verify_hosts};
+use portsweep::lab::{Lab, Scenario};
+use portsweep::target::HostSet;
+
+/// Runs the scenario's audit with `extra` flags; returns the report, the
+/// exit code and the text written with `--format`.
+fn audit_in_lab(lab: &Lab, s: &Scenario, format: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let spec = s.audit.as_ref().expect("an audit scenario");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.out");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", lab.scanner_ns(), bin(), "audit", "--inventory"]).arg(&spec.inventory);
+    cmd.args(&spec.args).args(["--rate", "max", "--format", format, "--output"]).arg(&out).args(extra);
+    let o = cmd.output().expect("runs portsweep audit");
+    assert!(matches!(o.status.code(), Some(0 | 1)), "audit failed: {}", String::from_utf8_lossy(&o.stderr));
+    (o.status.code(), std::fs::read_to_string(&out).expect("report written"))
+}
+
+fn check(name: &str) {
+    let _g = lab_lock();
+    let s = scenario(name);
+    let spec = s.audit.clone().unwrap();
+    let lab = Lab::build(&s).expect("lab builds");
+    let (code, text) = audit_in_lab(&lab, &s, "json", &[]);
+    let report: AuditReport = serde_json::from_str(&text).expect("audit JSON parses");
+    assert_eq!(finding_keys(&report), spec.findings, "{name}: findings");
+    let hosts = HostSet::from_ranges(report.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
+    let v = verify_hosts(&s, &report.scan, &hosts, true);
+    assert!(v.is_exact() && v.pairs > 60_000, "{name}: {}", v.summary(10));
+    let errors = report.findings.iter().any(|f| f.severity.as_str() == "error");
+    assert_eq!(code, Some(errors as i32), "{name}: exit code follows --fail-on error");
+}
+
+#[test]
+fn flannel_post_install_demo_cluster() {
+    check("demo");
+}
+
+#[test]
+fn flannel_pre_install() {
+    check("audit-flannel-pre");
+}
+
+#[test]
+fn calico_post_install_from_a_node() {
+    check("audit-calico-post");
+}
+
+#[test]
+fn calico_pre_install() {
+    check("audit-calico-pre");
+}
+
+#[test]
+fn cilium_post_install_from_outside() {
+    check("audit-cilium-post");
+}
+
+#[test]
+fn cilium_pre_install() {
+    check("audit-cilium-pre");
+}
+
+#[test]
+fn junit_and_markdown_from_a_real_run() {
+    let _g = lab_lock();
+    let s = scenario("audit-calico-pre");
+    let lab = Lab::build(&s).expect("lab builds");
+    let (code, junit) = audit_in_lab(&lab, &s, "junit", &[]);
+    assert_eq!(code, Some(1));
+    assert!(junit.starts_with("<?xml"), "{junit}");
+    assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
+    assert_eq!(junit.matches("<testsuite ").count(), 25, "one suite per node");
+    let (_, md) = audit_in_lab(&lab, &s, "markdown", &[]);
+    assert_eq!(md.lines().filter(|l| l.starts_with("| error | conflict |")).count(), 2, "{md}");
+    assert!(md.contains("worker-05") && md.contains("179"), "{md}");
+}

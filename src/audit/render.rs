@@ -74,8 +74,15 @@ pub fn render_table(report: &AuditReport) -> String {
         "portsweep audit: phase {}, from {}, {}",
         report.phase, report.from, report.options
     );
+    // Nodes without findings are named on one line at the end: on a
+    // 250-node cluster the table should show the problems, not the roll call.
+    let mut clean = Vec::new();
     for node in &report.nodes {
         let findings: Vec<&Finding> = findings_of(report, node).collect();
+        if findings.is_empty() {
+            clean.push(node.name.as_str());
+            continue;
+        }
         let _ = writeln!(
             s,
             "\n{} ({}) [{}] {}: {}",
@@ -83,11 +90,7 @@ pub fn render_table(report: &AuditReport) -> String {
             node.address,
             node.roles.join(","),
             node.status.as_str(),
-            if findings.is_empty() {
-                "no findings".to_string()
-            } else {
-                plural(findings.len() as u64, "finding", "findings")
-            }
+            plural(findings.len() as u64, "finding", "findings")
         );
         for sev in Severity::ALL.iter().rev() {
             let group: Vec<&&Finding> = findings.iter().filter(|f| f.severity == *sev).collect();
@@ -109,6 +112,9 @@ pub fn render_table(report: &AuditReport) -> String {
                 let _ = writeln!(s, "        hint: {}", f.hint);
             }
         }
+    }
+    if !clean.is_empty() {
+        let _ = writeln!(s, "\nno findings on {}: {}", plural(clean.len() as u64, "node", "nodes"), clean.join(", "));
     }
     let sum = &report.summary;
     let _ = writeln!(

@@ -1243,7 +1243,7 @@ fn table_groups_by_node_then_severity_and_ends_with_the_summary() {
             "w1 (10.0.0.2) [worker] up: 4 findings",
             "w2 (10.0.0.3) [worker] up: 1 finding",
             "w3 (10.0.0.4) [worker] down: 1 finding",
-            "reg (10.0.0.9) [registry] up: no findings",
+            "no findings on 1 node: reg",
             "5 nodes (4 up, 1 down, 0 not scanned), 11128 ports checked",
             "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1",
         ]

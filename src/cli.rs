@@ -145,6 +145,15 @@ pub struct PlanArgs {
 pub enum LabAction {
     /// Delete lab namespaces left behind by killed processes.
     Clean,
+    /// Benchmark portsweep, masscan, nmap and the kernel's floor side by side on a scenario's lab.
+    #[command(after_help = "Examples:
+  portsweep lab bench --runs 3
+  portsweep lab bench --loss 2 --tools portsweep,masscan,masscan-retries
+  portsweep lab bench --sink --tools portsweep,masscan,floor")]
+    Bench(BenchArgs),
+    /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive (run it in a lab).
+    #[command(hide = true)]
+    Floor(FloorArgs),
     /// Build a scenario's lab, run a command inside its scanner namespace, tear the lab down.
     #[command(after_help = "Examples:
   portsweep lab exec fixtures/scenarios/cluster-250.toml -- portsweep scan 198.19.1.0/24 -p 1-1000 --rate max
@@ -156,6 +165,50 @@ pub enum LabAction {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchTool {
+    Portsweep,
+    Floor,
+    Masscan,
+    MasscanRetries,
+    Nmap,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario of the lab (default: the reference lab).
+    #[arg(long, default_value = "fixtures/scenarios/cluster-250.toml")]
+    pub scenario: PathBuf,
+    /// Runs per tool (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Tools to run, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "floor,portsweep,masscan,nmap")]
+    pub tools: Vec<BenchTool>,
+    /// Random loss in each direction, percent (overrides the scenario).
+    #[arg(long)]
+    pub loss: Option<f64>,
+    /// Make every target drop everything: measures the send path alone.
+    #[arg(long)]
+    pub sink: bool,
+    /// Kill a tool run after this long.
+    #[arg(long, default_value = "600s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Also write the table (Markdown) here.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    #[arg(short, long)]
+    pub ports: String,
+    #[arg(long, default_value_t = 2)]
+    pub threads: u8,
 }
 
 /// Packets per second, or `max`.

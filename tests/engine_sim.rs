@@ -25,8 +25,8 @@ fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
 }
 
 #[test]
-fn demo_scenario_is_exact() {
-    let s = scenario("demo");
+fn small_cluster_scan_is_exact() {
+    let s = scenario("scan-small");
     let r = simulate(&s, 8, 1);
     assert_exact(&s, &r);
     assert_eq!(r.stats.invalid_replies, 0);

@@ -1,5 +1,6 @@
 //! One function per subcommand; shared plumbing for running a scan.
 mod audit;
+mod bench;
 mod demo;
 mod plan;
 mod scan;
@@ -27,6 +28,8 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Lab { action: LabAction::Exec { scenario, command } } => lab_exec(&scenario, &command),
+        Command::Lab { action: LabAction::Bench(args) } => bench::run(args),
+        Command::Lab { action: LabAction::Floor(args) } => bench::floor(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "portsweep", &mut std::io::stdout());
             Ok(0)

@@ -6,6 +6,7 @@
 //! lab, every target in another, answered by real kernel listeners and
 //! shaped by nftables); `sim` plays them as a simulated network for engine
 //! tests without privileges; `verify` compares a scan report with the truth.
+pub mod bench;
 pub mod netns;
 pub mod responder;
 pub mod scenario;

@@ -1,0 +1,279 @@
+//! `portsweep lab bench`: portsweep, masscan, nmap and the kernel's floor
+//! on the same lab, the same machine, in one run, each scored against the
+//! lab's ground truth; and `portsweep lab floor`, the floor itself.
+//!
+//! The floor is what the kernel can take: one SYN per pair pushed with
+//! `sendmmsg` from two threads, no receive, no bookkeeping. Every tool runs
+//! in the lab's scanner namespace as a child process; wall time is measured
+//! around it, CPU time and peak RSS come from `wait4`'s rusage.
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use portsweep::io::raw::RawSender;
+use portsweep::io::{ProbeSink, TxBatch};
+use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, score_report, Score};
+use portsweep::lab::scenario::Rule;
+use portsweep::lab::{netns, Lab, Scenario};
+use portsweep::report::ScanReport;
+use portsweep::target::{HostSet, Permutation, PortList, Protocol, ScanSpace};
+use portsweep::wire::{Cookie, SynTemplate, SYN_LEN};
+
+use crate::cli::{BenchArgs, BenchTool, FloorArgs};
+use crate::Failure;
+
+/// One tool run: figures and score.
+struct Run {
+    wall: f64,
+    cpu: f64,
+    rss_kib: u64,
+    probes: u64,
+    score: Option<Score>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+/// Runs `args` in the scanner namespace; returns wall, CPU and peak RSS.
+fn measure(lab: &Lab, args: &[String], timeout: Duration) -> anyhow::Result<(f64, f64, u64, bool)> {
+    let start = Instant::now();
+    let child = Command::new("ip")
+        .args(["netns", "exec", lab.scanner_ns()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", args[0]))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 on our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if r < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        if start.elapsed() > timeout {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            return Ok((start.elapsed().as_secs_f64(), 0.0, 0, false));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1;
+    Ok((wall, tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_maxrss as u64, ok))
+}
+
+fn ensure_tool(tool: &str, package: &str) -> Result<(), Failure> {
+    if Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false) {
+        return Ok(());
+    }
+    eprintln!("bench: installing {package} with apt-get");
+    let ok = Command::new("sh").args(["-c", &format!("apt-get install -y -qq {package} >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq {package} >/dev/null)")]).status().map(|s| s.success()).unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::runtime(anyhow!("{tool} is not installed and apt-get could not install {package}")))
+    }
+}
+
+pub fn run(args: BenchArgs) -> Result<u8, Failure> {
+    let mut scenario = Scenario::load(&args.scenario).map_err(Failure::input)?;
+    if let Some(loss) = args.loss {
+        scenario.loss_percent = loss;
+    }
+    let hosts = HostSet::parse(&scenario.targets, &scenario.exclude).map_err(Failure::input)?;
+    if args.sink {
+        // Every target exists and answers nothing: the send path alone.
+        scenario.rules.push(Rule { hosts: hosts.clone(), ports: Vec::new(), dead: true });
+    }
+    let ports = PortList::parse(&scenario.ports, Protocol::Tcp).map_err(Failure::input)?;
+    let pairs = hosts.len() * ports.len() as u64;
+    let port_spec = ports.to_spec().replace("T:", "");
+    let targets = scenario.targets.clone();
+    for t in &args.tools {
+        match t {
+            BenchTool::Masscan | BenchTool::MasscanRetries => ensure_tool("masscan", "masscan")?,
+            BenchTool::Nmap => ensure_tool("nmap", "nmap")?,
+            _ => {}
+        }
+    }
+    let lab = Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
+    let me = std::env::current_exe().context("finding the portsweep binary").map_err(Failure::runtime)?;
+    let dir = tempfile::tempdir().map_err(Failure::runtime)?;
+    let out = dir.path().join("out");
+    let out_s = out.display().to_string();
+    let me_s = me.display().to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    eprintln!(
+        "bench: {} hosts × {} ports = {pairs} pairs, loss {} % each way{}, {} run(s) per tool",
+        hosts.len(),
+        ports.len(),
+        scenario.loss_percent,
+        if args.sink { ", sink (everything dropped)" } else { "" },
+        args.runs
+    );
+    let mut table: Vec<(String, Vec<Run>)> = Vec::new();
+    for tool in &args.tools {
+        let mut runs = Vec::new();
+        for i in 0..args.runs {
+            let _ = std::fs::remove_file(&out);
+            let (name, cmd): (&str, Vec<String>) = match tool {
+                BenchTool::Portsweep => {
+                    let mut c = vec![me_s.clone(), "scan".into()];
+                    c.extend(targets.iter().cloned());
+                    c.extend(s(&["-p", &port_spec, "--rate", "max", "--format", "json", "--output", &out_s]));
+                    if args.sink {
+                        c.extend(s(&["--retries", "0", "--wait", "1ms"]));
+                    }
+                    ("portsweep --rate max", c)
+                }
+                BenchTool::Floor => {
+                    let mut c = vec![me_s.clone(), "lab".into(), "floor".into()];
+                    c.extend(targets.iter().cloned());
+                    c.extend(s(&["-p", &port_spec]));
+                    ("floor (sendmmsg ×2, no receive)", c)
+                }
+                BenchTool::Masscan | BenchTool::MasscanRetries => {
+                    let mut c = s(&["masscan", &targets.join(","), "-p", &port_spec, "--adapter", "psw-s", "--adapter-ip", &netns::SCANNER_ADDR.to_string(), "--router-ip", &netns::TARGET_GATEWAY.to_string(), "-oL", &out_s, "--show", "closed"]);
+                    if *tool == BenchTool::Masscan {
+                        c.extend(s(&["--rate", "10000000", "--wait", if args.sink { "0" } else { "1" }]));
+                        ("masscan --rate 10000000 --wait 1", c)
+                    } else {
+                        c.extend(s(&["--rate", "100000", "--retries", "2", "--wait", "1"]));
+                        ("masscan --retries 2 --rate 100000", c)
+                    }
+                }
+                BenchTool::Nmap => {
+                    let mut c = s(&["nmap", "-sS", "-n", "-Pn", "-p", &port_spec, "-oG", &out_s]);
+                    c.extend(targets.iter().cloned());
+                    ("nmap -sS -n -Pn", c)
+                }
+            };
+            let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout).map_err(Failure::runtime)?;
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let (probes, sc) = match tool {
+                BenchTool::Portsweep => match serde_json::from_str::<ScanReport>(&text) {
+                    Ok(r) => (r.stats.probes_sent, (!args.sink).then(|| score_report(&scenario, &r))),
+                    Err(_) => (0, None),
+                },
+                BenchTool::Floor => (pairs, None),
+                BenchTool::Masscan | BenchTool::MasscanRetries => {
+                    let t = parse_masscan_list(&text);
+                    let tries = if *tool == BenchTool::MasscanRetries { 3 } else { 1 };
+                    (pairs * tries, (!args.sink).then(|| score(&scenario, |a, p| t.state(a, p).to_string())))
+                }
+                BenchTool::Nmap => {
+                    let t = parse_nmap_grepable(&text);
+                    (pairs, (!args.sink).then(|| score(&scenario, |a, p| t.state(a, p).to_string())))
+                }
+            };
+            let sc = if finished { sc } else { None };
+            eprintln!(
+                "bench: {name} run {}: {wall:.2} s{}{}",
+                i + 1,
+                sc.map(|s| format!(", {:.3} % exact", s.exact_percent())).unwrap_or_default(),
+                if finished { "" } else { " (killed at the timeout)" }
+            );
+            runs.push(Run { wall, cpu, rss_kib, probes, score: sc });
+            if table.last().map(|t| t.0 != name).unwrap_or(true) && i == 0 {
+                table.push((name.to_string(), Vec::new()));
+            }
+        }
+        if let Some(last) = table.last_mut() {
+            last.1 = runs;
+        }
+    }
+    drop(lab);
+    let floor = table.iter().find(|t| t.0.starts_with("floor")).map(|t| median(t.1.iter().map(|r| r.wall).collect()));
+    let mut text = format!(
+        "| tool | wall s (median; min–max of {}) | probes/s | exact % | open recall % | CPU s | CPU s per M probes | peak RSS MiB | × floor |\n|---|---|---|---|---|---|---|---|---|\n",
+        args.runs
+    );
+    for (name, runs) in &table {
+        let walls: Vec<f64> = runs.iter().map(|r| r.wall).collect();
+        let wall = median(walls.clone());
+        let (lo, hi) = (walls.iter().cloned().fold(f64::INFINITY, f64::min), walls.iter().cloned().fold(0.0, f64::max));
+        let probes = median(runs.iter().map(|r| r.probes as f64).collect());
+        let cpu = median(runs.iter().map(|r| r.cpu).collect());
+        let rss = median(runs.iter().map(|r| r.rss_kib as f64).collect()) / 1024.0;
+        let exact = runs.iter().filter_map(|r| r.score).map(|s| s.exact_percent()).collect::<Vec<_>>();
+        let recall = runs.iter().filter_map(|r| r.score).map(|s| s.open_recall_percent()).collect::<Vec<_>>();
+        let range = |v: &[f64]| match v.len() {
+            0 => "—".to_string(),
+            _ => {
+                let (a, b) = (v.iter().cloned().fold(f64::INFINITY, f64::min), v.iter().cloned().fold(0.0, f64::max));
+                if (a - b).abs() < 1e-9 { format!("{a:.3}") } else { format!("{a:.3}–{b:.3}") }
+            }
+        };
+        text += &format!(
+            "| {name} | {wall:.2} ({lo:.2}–{hi:.2}) | {:.0} | {} | {} | {cpu:.2} | {:.2} | {rss:.1} | {} |\n",
+            probes / wall.max(1e-9),
+            range(&exact),
+            range(&recall),
+            cpu / (probes / 1e6).max(1e-9),
+            floor.map(|f| format!("{:.2}", wall / f)).unwrap_or_else(|| "—".into()),
+        );
+    }
+    print!("{text}");
+    if let Some(path) = &args.output {
+        std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())).with_context(|| format!("writing {}", path.display())).map_err(Failure::runtime)?;
+    }
+    Ok(0)
+}
+
+/// `portsweep lab floor`: one SYN per pair from two threads, no receive.
+pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
+    let hosts = HostSet::parse(&args.targets, &[]).map_err(Failure::input)?;
+    let ports = PortList::parse(&args.ports, Protocol::Tcp).map_err(Failure::input)?;
+    let space = Arc::new(ScanSpace::new(hosts, ports));
+    let source: Ipv4Addr = portsweep::io::route::source_for(space.hosts.addr(0)).map_err(Failure::runtime)?;
+    let perm = Arc::new(Permutation::new(space.len(), 1));
+    let cookie = Cookie::new(1, 2);
+    let threads = args.threads.max(1) as u64;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (space, perm) = (space.clone(), perm.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut sink = RawSender::open(None, 256)?;
+                let mut batch = TxBatch::new(256);
+                let template = SynTemplate::new();
+                let mut pos = t;
+                while pos < space.len() {
+                    let (dst, _, dport) = space.pair(perm.at(pos));
+                    let tag = cookie.tag(source, dst, 6, dport, 0);
+                    batch.push_with(dst, |slot| {
+                        let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");
+                        template.emit(out, source, dst, dport, tag, 0);
+                        SYN_LEN
+                    });
+                    if batch.is_full() {
+                        sink.send(&batch)?;
+                        batch.clear();
+                    }
+                    pos += threads;
+                }
+                sink.send(&batch)
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| Failure::runtime(anyhow!("floor thread panicked")))?.map_err(Failure::runtime)?;
+    }
+    Ok(0)
+}

@@ -43,40 +43,39 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Runs `args` in the scanner namespace; returns wall, CPU and peak RSS.
-fn measure(lab: &Lab, args: &[String], timeout: Duration) -> anyhow::Result<(f64, f64, u64, bool)> {
+/// Runs `args` in the scanner namespace under `/usr/bin/time` (so CPU and
+/// peak RSS are the tool's own, not those of `ip`, whose high-water mark
+/// would survive its exec); returns wall, CPU s, peak RSS KiB, finished.
+fn measure(lab: &Lab, args: &[String], timeout: Duration, stats: &std::path::Path) -> anyhow::Result<(f64, f64, u64, bool)> {
+    let _ = std::fs::remove_file(stats);
     let start = Instant::now();
-    let child = Command::new("ip")
-        .args(["netns", "exec", lab.scanner_ns()])
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", lab.scanner_ns(), "/usr/bin/time", "-f", "%U %S %M", "-o"])
+        .arg(stats)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", args[0]))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 on our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break;
-        }
-        if r < 0 {
-            return Err(std::io::Error::last_os_error().into());
+    let finished = loop {
+        if let Some(status) = child.try_wait()? {
+            break status.code().is_some_and(|c| c <= 1);
         }
         if start.elapsed() > timeout {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            return Ok((start.elapsed().as_secs_f64(), 0.0, 0, false));
+            let _ = child.kill();
+            let _ = child.wait();
+            break false;
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
+    };
     let wall = start.elapsed().as_secs_f64();
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1;
-    Ok((wall, tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_maxrss as u64, ok))
+    let text = std::fs::read_to_string(stats).unwrap_or_default();
+    let f: Vec<f64> = text.lines().last().unwrap_or("").split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    match f[..] {
+        [user, sys, rss] => Ok((wall, user + sys, rss as u64, finished)),
+        _ => Ok((wall, 0.0, 0, false)),
+    }
 }
 
 fn ensure_tool(tool: &str, package: &str) -> Result<(), Failure> {
@@ -106,6 +105,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
     let pairs = hosts.len() * ports.len() as u64;
     let port_spec = ports.to_spec().replace("T:", "");
     let targets = scenario.targets.clone();
+    ensure_tool("/usr/bin/time", "time")?;
     for t in &args.tools {
         match t {
             BenchTool::Masscan | BenchTool::MasscanRetries => ensure_tool("masscan", "masscan")?,
@@ -165,7 +165,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
                     ("nmap -sS -n -Pn", c)
                 }
             };
-            let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout).map_err(Failure::runtime)?;
+            let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
             let text = std::fs::read_to_string(&out).unwrap_or_default();
             let (probes, sc) = match tool {
                 BenchTool::Portsweep => match serde_json::from_str::<ScanReport>(&text) {

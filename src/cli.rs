@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use portsweep::audit::{AuditFormat, Phase, Severity, Vantage};
+use portsweep::engine::Shard;
 use portsweep::plan::{Addon, Cni, FlannelBackend, LoadBalancer};
 use portsweep::report::OutputFormat;
 
@@ -39,6 +40,16 @@ pub enum Command {
 Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray).
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runtime or privilege error, 130 interrupted.")]
     Audit(AuditArgs),
+    /// Merge shard reports (`--shard I/N`, same --seed) into the report one run would have produced.
+    #[command(after_help = "Examples:
+  portsweep merge shard-1.json shard-2.json shard-3.json --output sweep.json")]
+    Merge(MergeArgs),
+    /// Compare two scan or audit reports (before and after a change).
+    #[command(after_help = "Examples:
+  portsweep diff before.json after.json
+  portsweep diff pre-change.json post-change.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"
+Exit codes (ndiff's): 0 no change, 1 changes, 2 error.")]
+    Diff(DiffArgs),
     /// Print the effective port plan for the cluster options.
     #[command(after_help = "Examples:
   portsweep plan
@@ -124,6 +135,36 @@ pub struct AuditArgs {
     /// Print the nodes, ports and probe count, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports (JSON), one per shard.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The report before the change (JSON, scan or audit).
+    pub before: PathBuf,
+    /// The report after it.
+    pub after: PathBuf,
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<DiffFormat>,
+    /// Write the diff here (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -226,6 +267,16 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
     }
 }
 
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("{s:?} is not a shard I/N with 1 <= I <= N (e.g. 2/4)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (i.trim().parse::<u64>().map_err(|_| bad())?, n.trim().parse::<u64>().map_err(|_| bad())?);
+    if i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok(Shard { index: i - 1, count: n })
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 500ms, 2s)"))
 }
@@ -282,6 +333,9 @@ pub struct EngineArgs {
     /// Seed of the probe order (reproducible order; random when absent).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Probe only shard I of N of the seeded order (1-based; needs --seed). `portsweep merge` combines the N reports.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "1/1")]
+    pub shard: Shard,
     /// Sender threads (default: 1 at rates up to 150000/s, else one per core, at most 4).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
     pub senders: Option<u8>,

@@ -8,6 +8,7 @@
 //! `lab` builds test hosts with a known ground truth: network namespaces on
 //! this machine, or a simulated network for tests without privileges.
 pub mod audit;
+pub mod diff;
 pub mod engine;
 pub mod inventory;
 pub mod io;

@@ -21,7 +21,7 @@ fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
     let (sink, source) = sim::network(s, SCANNER, seed);
     let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30) };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
-    ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard: "1/1".into() })
+    ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard_index: 0, shard_count: 1 })
 }
 
 #[test]

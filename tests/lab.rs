@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use portsweep::lab::Lab;
-use portsweep::report::HostStatus;
+use portsweep::report::{HostStatus, ScanReport};
 
 #[test]
 fn reference_lab_265_hosts_by_2797_ports_is_exact() {
@@ -133,4 +133,95 @@ fn icmp_rate_limiting_bites_and_the_rounds_beat_it() {
     assert_exact(&s, &report);
     assert!(report.stats.icmp_rounds >= 10, "{:?}", report.stats);
     assert_eq!(report.stats.udp_unresolved, 0);
+}
+
+#[test]
+fn diff_of_two_sweeps_lists_exactly_what_changed() {
+    let _g = lab_lock();
+    let (s1, s2) = (scenario("scan-small"), scenario("scan-small-after"));
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, r: &portsweep::report::ScanReport| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_string(r).unwrap()).unwrap();
+        p
+    };
+    let before = {
+        let lab = Lab::build(&s1).expect("lab builds");
+        let (a, _) = scan_in_lab(&lab, &s1, &["--rate", "max"]);
+        let (b, _) = scan_in_lab(&lab, &s1, &["--rate", "max"]);
+        // Same lab twice: no change, exit 0.
+        let (pa, pb) = (write("a.json", &a), write("b.json", &b));
+        let out = Command::new(bin()).args(["diff", "--format", "json"]).arg(&pa).arg(&pb).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        pa
+    };
+    let lab = Lab::build(&s2).expect("lab builds");
+    let (after, _) = scan_in_lab(&lab, &s2, &["--rate", "max"]);
+    let pafter = write("after.json", &after);
+    let out = Command::new(bin()).args(["diff", "--format", "json"]).arg(&before).arg(&pafter).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let d: portsweep::diff::Diff = serde_json::from_slice(&out.stdout).unwrap();
+    // Ground truth: every pair whose state differs between the scenarios.
+    let (o1, o2) = (s1.oracle(), s2.oracle());
+    let hosts = portsweep::target::HostSet::parse(&s1.targets, &[]).unwrap();
+    let ports = portsweep::target::PortList::parse(&s1.ports, portsweep::target::Protocol::Tcp).unwrap();
+    let mut expected = Vec::new();
+    for a in hosts.iter() {
+        for &(proto, port) in ports.as_slice() {
+            let (t1, t2) = (o1.truth(a, proto, port), o2.truth(a, proto, port));
+            if t1.state != t2.state {
+                expected.push((a, port, t1.state.to_string(), t2.state.to_string()));
+            }
+        }
+    }
+    let got: Vec<_> = d.ports.iter().map(|p| (p.address, p.port, p.before.state.as_str().to_string(), p.after.state.as_str().to_string())).collect();
+    assert_eq!(got, expected);
+    // 198.19.1.15 comes up (each of its 2,797 ports leaves `filtered`), and
+    // three single ports change.
+    assert_eq!(expected.len(), 2797 + 3);
+    let ups: Vec<String> = d.hosts.iter().map(|h| format!("{} {}→{}", h.address, h.before, h.after)).collect();
+    assert_eq!(ups, ["198.19.1.15 down→up"]);
+}
+
+#[test]
+fn three_concurrent_shards_merge_into_the_single_run_report() {
+    let _g = lab_lock();
+    let s = scenario("cluster-250");
+    let lab = Lab::build(&s).expect("lab builds");
+    let (single, _) = scan_in_lab(&lab, &s, &["--rate", "max", "--seed", "42"]);
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<_> = (1..=3).map(|i| dir.path().join(format!("shard-{i}.json"))).collect();
+    let children: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Command::new("ip")
+                .args(["netns", "exec", lab.scanner_ns(), bin(), "scan"])
+                .args(&s.targets)
+                .args(["-p", &s.ports, "--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1), "--format", "json", "--output"])
+                .arg(f)
+                .spawn()
+                .expect("starts a shard")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let shards: Vec<ScanReport> = files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect();
+    // The first passes partition the pairs: none twice, none missing.
+    let first_pass: u64 = shards.iter().map(|r| r.stats.probes_sent - r.stats.retransmissions).sum();
+    assert_eq!(first_pass, 265 * 2797);
+    let merged_path = dir.path().join("merged.json");
+    let out = Command::new(bin()).arg("merge").args(&files).args(["--format", "json", "--output"]).arg(&merged_path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: ScanReport = serde_json::from_str(&std::fs::read_to_string(&merged_path).unwrap()).unwrap();
+    assert_exact(&s, &merged);
+    // Pair by pair, the merge says what the single run said.
+    let ports = single.port_list().unwrap();
+    for h in &single.hosts {
+        for &(proto, port) in ports.as_slice() {
+            assert_eq!(merged.lookup(h.address, proto, port, &ports), single.lookup(h.address, proto, port, &ports), "{}:{port}", h.address);
+        }
+    }
+    assert_eq!(merged.hosts.iter().map(|h| h.status).collect::<Vec<_>>(), single.hosts.iter().map(|h| h.status).collect::<Vec<_>>());
 }

@@ -47,6 +47,7 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         None => Vec::new(),
     };
     let plan = plan::effective(&args.cluster)?;
+    portsweep::wire::payload::register_custom(plan.udp_payloads.iter().map(|(p, b)| (*p, b.clone())).collect());
     let ports = audit::scan_ports(&plan);
     let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
     let space = ScanSpace::new(hosts, ports);

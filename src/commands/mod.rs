@@ -2,6 +2,7 @@
 mod audit;
 mod bench;
 mod demo;
+mod diff;
 mod plan;
 mod scan;
 
@@ -21,6 +22,8 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Scan(args) => scan::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Merge(args) => merge(args),
         Command::Plan(args) => plan::run(args),
         Command::Lab { action: LabAction::Clean } => {
             let removed = portsweep::lab::Lab::clean_stale().map_err(Failure::runtime)?;
@@ -87,4 +90,18 @@ fn lab_exec(scenario: &std::path::Path, command: &[String]) -> Result<u8, Failur
         .map_err(Failure::runtime)?;
     drop(lab);
     Ok(status.code().map(|c| c as u8).unwrap_or(1))
+}
+
+/// `portsweep merge`: shard reports into one.
+fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
+    let mut reports = Vec::new();
+    for p in &args.reports {
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(p).with_context(|| format!("reading {name}")).map_err(Failure::input)?;
+        let r: ScanReport = serde_json::from_str(&text).with_context(|| format!("{name}: not a scan report")).map_err(Failure::input)?;
+        reports.push((name, r));
+    }
+    let merged = portsweep::report::merge::merge(&reports).map_err(Failure::input)?;
+    emit(&merged, &args.output)?;
+    Ok(if merged.complete { 0 } else { 130 })
 }

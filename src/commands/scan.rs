@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use portsweep::engine::{self, Progress, ResultStore, ScanConfig, Shard};
+use portsweep::engine::{self, Progress, ResultStore, ScanConfig};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
 use portsweep::report::{RunInfo, ScanReport};
@@ -54,18 +54,19 @@ fn sender_count(engine: &EngineArgs) -> usize {
 }
 
 fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
-    let probes = space.len();
-    let store = ResultStore::bytes_for(probes, space.hosts.len());
+    let probes = engine.shard.local_len(space.len());
+    let store = ResultStore::bytes_for(space.len(), space.hosts.len());
     let timing = probes.div_ceil(256) * 4 * 2;
     let time = match engine.rate.0 {
         Some(r) => format!("{:.1} s at {r} packets/s (first pass; retries add only silent pairs)", probes as f64 / r as f64),
         None => "as fast as the machine sends (--rate max)".into(),
     };
     format!(
-        "{} hosts × {} ports = {} probes in the first pass\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
+        "{} hosts × {} ports = {} probes in the first pass{}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
         space.hosts.len(),
         space.ports.len(),
         probes,
+        if engine.shard.count > 1 { format!(" (shard {}/{})", engine.shard.index + 1, engine.shard.count) } else { String::new() },
         time,
         store,
         store as f64 / (1 << 20) as f64,
@@ -78,6 +79,9 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
 pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>) -> Result<ScanReport, Failure> {
     let first = space.hosts.addr(0);
     let source = resolve_source(engine.source_ip, first).with_context(|| format!("finding the source address for {first} (use --source-ip)")).map_err(Failure::runtime)?;
+    if engine.shard.count > 1 && engine.seed.is_none() {
+        return Err(Failure::input(anyhow!("--shard needs --seed: every shard must walk the same order")));
+    }
     let seed = engine.seed.unwrap_or_else(|| {
         let mut b = [0u8; 8];
         let _ = getrandom::fill(&mut b);
@@ -104,7 +108,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         wait: engine.wait,
         seed,
         cookie: Cookie::random(),
-        shard: Shard::WHOLE,
+        shard: engine.shard,
         icmp_wait: engine.icmp_wait,
     };
     let bar = progress_bar(space.len());
@@ -119,7 +123,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok(ScanReport::build(&space, &outcome, RunInfo { args, seed, shard: "1/1".into() }))
+    Ok(ScanReport::build(&space, &outcome, RunInfo { args, seed, shard_index: engine.shard.index, shard_count: engine.shard.count }))
 }
 
 fn progress_bar(total: u64) -> Option<ProgressBar> {

@@ -36,7 +36,7 @@ pub use options::{
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_util::{block_item_line, split_yaml_error, Text};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -400,6 +400,9 @@ struct PlanFile {
     nodeport_range: Option<PortRange>,
     #[serde(default)]
     entries: Vec<RawEntry>,
+    /// UDP probe payloads by port, as hex (extends `wire::payload::TABLE`).
+    #[serde(default)]
+    udp_payloads: BTreeMap<u16, String>,
 }
 
 /// Errors reading a plan.
@@ -451,6 +454,9 @@ fn located(
 pub struct Plan {
     pub nodeport_range: PortRange,
     pub entries: Vec<PlanEntry>,
+    /// UDP probe payloads by port (bytes), from `udp_payloads:` hex strings.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub udp_payloads: BTreeMap<u16, Vec<u8>>,
     /// Whether the file set `nodeport_range` (a user plan that does not
     /// must not reset the built-in one).
     #[serde(skip)]
@@ -517,9 +523,21 @@ impl Plan {
             })
             .collect();
         check_duplicates(&entries, text, source_name)?;
+        let mut udp_payloads = BTreeMap::new();
+        for (port, hex) in &file.udp_payloads {
+            let bytes = crate::wire::payload::parse_hex(hex).map_err(|message| PlanError::Invalid {
+                source_name: source_name.to_string(),
+                line: text.lines().position(|l| l.trim_start().starts_with(&format!("{port}:"))).map(|i| i + 1),
+                column: None,
+                field: Some(format!("udp_payloads.{port}")),
+                message,
+            })?;
+            udp_payloads.insert(*port, bytes);
+        }
         Ok(Plan {
             nodeport_range,
             entries,
+            udp_payloads,
             nodeport_range_set: file.nodeport_range.is_some(),
         })
     }
@@ -552,9 +570,12 @@ impl Plan {
             entries.retain(|e| !e.roles.is_empty());
         }
         entries.extend(user_entries);
+        let mut udp_payloads = self.udp_payloads;
+        udp_payloads.extend(user.udp_payloads);
         Plan {
             nodeport_range,
             entries,
+            udp_payloads,
             nodeport_range_set,
         }
     }
@@ -583,6 +604,7 @@ impl Plan {
             options: opts.clone(),
             nodeport_range: self.nodeport_range,
             entries,
+            udp_payloads: self.udp_payloads.clone(),
         }
     }
 }
@@ -617,6 +639,8 @@ pub struct EffectivePlan {
     pub options: ClusterOptions,
     pub nodeport_range: PortRange,
     pub entries: Vec<PlanEntry>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub udp_payloads: BTreeMap<u16, Vec<u8>>,
 }
 
 impl EffectivePlan {

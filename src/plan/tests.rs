@@ -556,7 +556,7 @@ fn malformed_plans_name_file_line_and_field() {
     );
     assert_eq!(
         err("entrys: []\n"),
-        "user.yaml:1:1: unknown field `entrys`, expected one of `version`, `nodeport_range`, `entries`"
+        "user.yaml:1:1: unknown field `entrys`, expected one of `version`, `nodeport_range`, `entries`, `udp_payloads`"
     );
 }
 
@@ -755,4 +755,13 @@ fn protocol_text_forms() {
     // The seed table writes TCP in capitals; plan files may too.
     let p = Plan::from_str(&entry_with("protocol", "TCP"), "x.yaml").unwrap();
     assert_eq!(p.entries[0].protocol, Protocol::Tcp);
+}
+
+#[test]
+fn user_plans_extend_the_udp_payload_table() {
+    let user = Plan::from_str("udp_payloads:\n  9999: \"de ad be ef\"\n", "user.yaml").unwrap();
+    let plan = Plan::builtin().merge_user(user).effective(&ClusterOptions::default());
+    assert_eq!(plan.udp_payloads.get(&9999), Some(&vec![0xDE, 0xAD, 0xBE, 0xEF]));
+    let err = Plan::from_str("udp_payloads:\n  9999: \"xyz\"\n", "user.yaml").unwrap_err().to_string();
+    assert_eq!(err, "user.yaml:2: udp_payloads.9999: odd number of hex digits");
 }

@@ -8,6 +8,7 @@
 //! stays small yet lossless: every scanned pair not listed has the default.
 //! Hosts are built in parallel with rayon.
 mod format;
+pub mod merge;
 
 pub use format::{render_csv, render_json, render_table, write_output, OutputFormat};
 
@@ -151,7 +152,9 @@ pub struct ScanReport {
 pub struct RunInfo {
     pub args: Vec<String>,
     pub seed: u64,
-    pub shard: String,
+    /// 0-based shard index and the shard count (1 = the whole order).
+    pub shard_index: u64,
+    pub shard_count: u64,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -161,7 +164,10 @@ fn rfc3339(t: SystemTime) -> String {
 impl ScanReport {
     /// Builds the report from a finished scan.
     pub fn build(space: &ScanSpace, outcome: &Outcome, info: RunInfo) -> ScanReport {
-        let hosts = (0..space.hosts.len()).into_par_iter().map(|h| host_report(space, outcome, h)).collect();
+        // A shard covers only its positions of the seeded order.
+        let perm = crate::target::Permutation::new(space.len(), info.seed);
+        let owned = |index: u64| info.shard_count <= 1 || perm.position_of(index) % info.shard_count == info.shard_index;
+        let hosts = (0..space.hosts.len()).into_par_iter().map(|h| host_report(space, outcome, h, &owned)).collect();
         ScanReport {
             portsweep: env!("CARGO_PKG_VERSION").to_string(),
             format_version: FORMAT_VERSION,
@@ -171,7 +177,7 @@ impl ScanReport {
             complete: outcome.complete,
             args: info.args,
             seed: info.seed,
-            shard: info.shard,
+            shard: format!("{}/{}", info.shard_index + 1, info.shard_count.max(1)),
             ports: space.ports.to_spec(),
             stats: outcome.stats.clone(),
             hosts,
@@ -208,44 +214,50 @@ impl ScanReport {
     }
 }
 
-fn host_report(space: &ScanSpace, outcome: &Outcome, host: u64) -> HostReport {
-    let n = space.port_count() as u64;
-    let base = host * n;
-    // Count evidence per (protocol, answer) first: 22 buckets, no allocation.
-    let mut buckets = [[0u64; 11]; 2];
-    for i in 0..n {
-        let (proto, _) = space.ports.get(i as usize);
-        buckets[proto as usize][outcome.store.get(base + i) as usize] += 1;
-    }
-    let mut by_class: Vec<((State, Reason), u64)> = Vec::new();
-    for (p, proto) in [Protocol::Tcp, Protocol::Udp].into_iter().enumerate() {
-        for (a, &count) in buckets[p].iter().enumerate() {
-            if count > 0 {
-                let class = classify(proto, Answer::from_nibble(a as u8));
-                match by_class.iter_mut().find(|(c, _)| *c == class) {
-                    Some((_, total)) => *total += count,
-                    None => by_class.push((class, count)),
-                }
-            }
+/// What one pair of a host looks like: state, reason, TTL if known.
+pub type PairClass = (State, Reason, Option<u8>);
+
+/// Builds a host's entry from its pairs: `pair(i)` for port index `i`, or
+/// `None` for a pair this report does not cover (another shard's). The
+/// default is the most common (state, reason), ties going to the smaller so
+/// the choice is reproducible; every covered pair that differs is listed.
+pub fn build_host(address: Ipv4Addr, ports: &PortList, up: bool, pair: impl Fn(usize) -> Option<PairClass>) -> HostReport {
+    let classes: Vec<Option<PairClass>> = (0..ports.len()).map(&pair).collect();
+    let mut counts: Vec<((State, Reason), u64)> = Vec::new();
+    for (state, reason, _) in classes.iter().flatten() {
+        match counts.iter_mut().find(|(c, _)| *c == (*state, *reason)) {
+            Some((_, n)) => *n += 1,
+            None => counts.push(((*state, *reason), 1)),
         }
     }
-    // Most common class; ties go to the smaller (state, reason) so the
-    // choice is reproducible.
-    let (default_state, default_reason) = by_class
+    let (default_state, default_reason) = counts
         .iter()
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
         .map(|(c, _)| *c)
         .unwrap_or((State::Filtered, Reason::NoResponse));
-    let up = outcome.store.host_is_up(host);
+    let listed = classes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let (state, reason, ttl) = (*c)?;
+            let (protocol, port) = ports.get(i);
+            ((state, reason) != (default_state, default_reason)).then_some(PortReport { port, protocol, state, reason, ttl })
+        })
+        .collect();
+    HostReport { address, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports: listed }
+}
+
+fn host_report(space: &ScanSpace, outcome: &Outcome, host: u64, owned: &(dyn Fn(u64) -> bool + Sync)) -> HostReport {
+    let n = space.port_count() as u64;
+    let base = host * n;
     let ttl = outcome.store.host_ttl(host);
-    let mut ports = Vec::new();
-    for i in 0..n {
-        let (protocol, port) = space.ports.get(i as usize);
-        let (state, reason) = classify(protocol, outcome.store.get(base + i));
-        if (state, reason) != (default_state, default_reason) {
-            let ttl = matches!(reason, Reason::SynAck | Reason::Rst | Reason::UdpResponse).then_some(ttl).flatten();
-            ports.push(PortReport { port, protocol, state, reason, ttl });
+    build_host(space.hosts.addr(host), &space.ports, outcome.store.host_is_up(host), |i| {
+        let index = base + i as u64;
+        if !owned(index) {
+            return None;
         }
-    }
-    HostReport { address: space.hosts.addr(host), status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports }
+        let (state, reason) = classify(space.ports.get(i).0, outcome.store.get(index));
+        let ttl = matches!(reason, Reason::SynAck | Reason::Rst | Reason::UdpResponse).then_some(ttl).flatten();
+        Some((state, reason, ttl))
+    })
 }

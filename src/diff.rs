@@ -1,0 +1,342 @@
+//! Comparing two reports (a sweep before a change and one after it): every
+//! (address, protocol, port) both cover whose state changed, hosts that went
+//! up or down, and for audits the findings that appeared, disappeared or
+//! changed severity. Pairs only one report covers are counted, not listed:
+//! a different target or port set is a different question, not a change.
+//! Exit status follows ndiff: 0 no change, 1 changes, 2 error.
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditReport, Finding, Severity};
+use crate::report::{HostStatus, Reason, ScanReport, State};
+use crate::target::{PortList, Protocol};
+
+/// Either kind of report, read from JSON by its `kind` field.
+pub enum AnyReport {
+    Scan(ScanReport),
+    Audit(Box<AuditReport>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: not a portsweep report (kind {kind:?})")]
+    Kind { file: String, kind: String },
+}
+
+impl AnyReport {
+    pub fn from_json(text: &str, file: &str) -> Result<AnyReport, DiffError> {
+        let err = |e: serde_json::Error| DiffError::Parse { file: file.into(), message: format!("line {}: {e}", e.line()) };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(err)?;
+        match v.get("kind").and_then(|k| k.as_str()) {
+            Some("scan") => Ok(AnyReport::Scan(serde_json::from_value(v).map_err(err)?)),
+            Some("audit") => Ok(AnyReport::Audit(Box::new(serde_json::from_value(v).map_err(err)?))),
+            other => Err(DiffError::Kind { file: file.into(), kind: other.unwrap_or("none").into() }),
+        }
+    }
+
+    pub fn scan(&self) -> &ScanReport {
+        match self {
+            AnyReport::Scan(s) => s,
+            AnyReport::Audit(a) => &a.scan,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub state: State,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortChange {
+    pub address: Ipv4Addr,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub before: Seen,
+    pub after: Seen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostChange {
+    pub address: Ipv4Addr,
+    /// `up`, `down`, or `absent` (not in that report).
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityChange {
+    pub finding: Finding,
+    pub before: Severity,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingChanges {
+    pub appeared: Vec<Finding>,
+    pub disappeared: Vec<Finding>,
+    pub severity_changed: Vec<SeverityChange>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffSummary {
+    pub pairs_compared: u64,
+    pub ports_changed: u64,
+    pub hosts_changed: u64,
+    /// Pairs covered by one report only (other targets or ports).
+    pub pairs_only_before: u64,
+    pub pairs_only_after: u64,
+    pub findings_appeared: u64,
+    pub findings_disappeared: u64,
+    pub findings_severity_changed: u64,
+}
+
+/// The JSON diff (`portsweep diff --format json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diff {
+    pub portsweep: String,
+    pub kind: String,
+    pub before: String,
+    pub after: String,
+    pub hosts: Vec<HostChange>,
+    pub ports: Vec<PortChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<FindingChanges>,
+    pub summary: DiffSummary,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty() && self.ports.is_empty() && self.findings.as_ref().is_none_or(|f| f.appeared.is_empty() && f.disappeared.is_empty() && f.severity_changed.is_empty())
+    }
+}
+
+fn status(s: HostStatus) -> &'static str {
+    match s {
+        HostStatus::Up => "up",
+        HostStatus::Down => "down",
+    }
+}
+
+/// Compares `before` with `after` (named for the output by `names`).
+pub fn diff(before: &AnyReport, after: &AnyReport, names: (&str, &str)) -> Diff {
+    let (b, a) = (before.scan(), after.scan());
+    let empty = PortList::from_ports(Vec::new());
+    let (bp, ap) = (b.port_list().unwrap_or_else(|| empty.clone()), a.port_list().unwrap_or(empty));
+    let mut summary = DiffSummary::default();
+    let mut hosts = Vec::new();
+    let mut ports = Vec::new();
+    let b_hosts: BTreeMap<Ipv4Addr, &crate::report::HostReport> = b.hosts.iter().map(|h| (h.address, h)).collect();
+    let a_hosts: BTreeMap<Ipv4Addr, &crate::report::HostReport> = a.hosts.iter().map(|h| (h.address, h)).collect();
+    let all: BTreeSet<Ipv4Addr> = b_hosts.keys().chain(a_hosts.keys()).copied().collect();
+    for addr in all {
+        let (hb, ha) = (b_hosts.get(&addr), a_hosts.get(&addr));
+        let sb = hb.map(|h| status(h.status)).unwrap_or("absent");
+        let sa = ha.map(|h| status(h.status)).unwrap_or("absent");
+        if sb != sa {
+            hosts.push(HostChange { address: addr, before: sb.into(), after: sa.into() });
+        }
+        let in_b = |p: &(Protocol, u16)| hb.is_some() && bp.index_of(p.0, p.1).is_some();
+        let in_a = |p: &(Protocol, u16)| ha.is_some() && ap.index_of(p.0, p.1).is_some();
+        let union: BTreeSet<(Protocol, u16)> = bp.as_slice().iter().chain(ap.as_slice()).copied().collect();
+        for p in union {
+            match (in_b(&p), in_a(&p)) {
+                (true, true) => {
+                    summary.pairs_compared += 1;
+                    let (Some(x), Some(y)) = (b.lookup(addr, p.0, p.1, &bp), a.lookup(addr, p.0, p.1, &ap)) else { continue };
+                    if x.0 != y.0 {
+                        ports.push(PortChange { address: addr, protocol: p.0, port: p.1, before: Seen { state: x.0, reason: x.1 }, after: Seen { state: y.0, reason: y.1 } });
+                    }
+                }
+                (true, false) => summary.pairs_only_before += 1,
+                (false, true) => summary.pairs_only_after += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    let findings = match (before, after) {
+        (AnyReport::Audit(x), AnyReport::Audit(y)) => Some(finding_changes(&x.findings, &y.findings)),
+        _ => None,
+    };
+    summary.ports_changed = ports.len() as u64;
+    summary.hosts_changed = hosts.len() as u64;
+    if let Some(f) = &findings {
+        summary.findings_appeared = f.appeared.len() as u64;
+        summary.findings_disappeared = f.disappeared.len() as u64;
+        summary.findings_severity_changed = f.severity_changed.len() as u64;
+    }
+    Diff {
+        portsweep: env!("CARGO_PKG_VERSION").into(),
+        kind: "diff".into(),
+        before: names.0.into(),
+        after: names.1.into(),
+        hosts,
+        ports,
+        findings,
+        summary,
+    }
+}
+
+type FindingKey = (Ipv4Addr, Option<Protocol>, u16, String);
+
+fn key(f: &Finding) -> FindingKey {
+    (f.address, f.protocol, f.port, f.kind.as_str().to_string())
+}
+
+fn finding_changes(before: &[Finding], after: &[Finding]) -> FindingChanges {
+    let b: BTreeMap<FindingKey, &Finding> = before.iter().map(|f| (key(f), f)).collect();
+    let a: BTreeMap<FindingKey, &Finding> = after.iter().map(|f| (key(f), f)).collect();
+    let mut c = FindingChanges::default();
+    for (k, f) in &a {
+        match b.get(k) {
+            None => c.appeared.push((*f).clone()),
+            Some(old) if old.severity != f.severity => c.severity_changed.push(SeverityChange { finding: (*f).clone(), before: old.severity }),
+            Some(_) => {}
+        }
+    }
+    c.disappeared = b.iter().filter(|(k, _)| !a.contains_key(*k)).map(|(_, f)| (*f).clone()).collect();
+    c
+}
+
+fn seen(s: &Seen) -> String {
+    format!("{} ({})", s.state.as_str(), s.reason.as_str())
+}
+
+fn finding_line(f: &Finding) -> String {
+    format!("{} {} {} ({}) {} [{}]", f.kind, f.node, f.port_label(), f.address, f.component, f.severity)
+}
+
+pub fn render_table(d: &Diff) -> String {
+    let mut s = format!("portsweep diff: {} → {}\n", d.before, d.after);
+    for h in &d.hosts {
+        let _ = writeln!(s, "  host {:<15} {} → {}", h.address, h.before, h.after);
+    }
+    for p in &d.ports {
+        let _ = writeln!(s, "  {:<15} {:>5}/{:<3} {} → {}", p.address, p.port, p.protocol, seen(&p.before), seen(&p.after));
+    }
+    if let Some(f) = &d.findings {
+        for x in &f.appeared {
+            let _ = writeln!(s, "  + {}", finding_line(x));
+        }
+        for x in &f.disappeared {
+            let _ = writeln!(s, "  - {}", finding_line(x));
+        }
+        for x in &f.severity_changed {
+            let _ = writeln!(s, "  ~ {} (was {})", finding_line(&x.finding), x.before);
+        }
+    }
+    let m = &d.summary;
+    let _ = writeln!(
+        s,
+        "{} pairs compared: {} ports changed, {} hosts changed{}{}",
+        m.pairs_compared,
+        m.ports_changed,
+        m.hosts_changed,
+        if d.findings.is_some() { format!("; findings +{} -{} ~{}", m.findings_appeared, m.findings_disappeared, m.findings_severity_changed) } else { String::new() },
+        if m.pairs_only_before + m.pairs_only_after > 0 { format!("; {} pairs only before, {} only after (not compared)", m.pairs_only_before, m.pairs_only_after) } else { String::new() }
+    );
+    s
+}
+
+pub fn render_markdown(d: &Diff) -> String {
+    let esc = |t: String| t.replace('|', "\\|");
+    let mut s = format!("## portsweep diff: `{}` → `{}`\n\n", d.before, d.after);
+    if d.is_empty() {
+        s += "No change.\n";
+        return s;
+    }
+    if !d.hosts.is_empty() || !d.ports.is_empty() {
+        s += "| Address | Port | Before | After |\n|---|---|---|---|\n";
+        for h in &d.hosts {
+            let _ = writeln!(s, "| {} | host | {} | {} |", h.address, h.before, h.after);
+        }
+        for p in &d.ports {
+            let _ = writeln!(s, "| {} | {}/{} | {} | {} |", p.address, p.port, p.protocol, esc(seen(&p.before)), esc(seen(&p.after)));
+        }
+    }
+    if let Some(f) = &d.findings {
+        s += "\n| Change | Finding |\n|---|---|\n";
+        for x in &f.appeared {
+            let _ = writeln!(s, "| appeared | {} |", esc(finding_line(x)));
+        }
+        for x in &f.disappeared {
+            let _ = writeln!(s, "| disappeared | {} |", esc(finding_line(x)));
+        }
+        for x in &f.severity_changed {
+            let _ = writeln!(s, "| severity (was {}) | {} |", x.before, esc(finding_line(&x.finding)));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ScanStats;
+    use crate::report::{HostReport, PortReport};
+
+    fn report(hosts: Vec<HostReport>, ports: &str) -> AnyReport {
+        AnyReport::Scan(ScanReport {
+            portsweep: "0".into(),
+            format_version: 1,
+            kind: "scan".into(),
+            started: String::new(),
+            finished: String::new(),
+            complete: true,
+            args: vec![],
+            seed: 0,
+            shard: "1/1".into(),
+            ports: ports.into(),
+            stats: ScanStats::default(),
+            hosts,
+        })
+    }
+
+    fn host(last: u8, up: bool, ports: Vec<(u16, State, Reason)>) -> HostReport {
+        HostReport {
+            address: Ipv4Addr::new(198, 19, 1, last),
+            status: if up { HostStatus::Up } else { HostStatus::Down },
+            default_state: if up { State::Closed } else { State::Filtered },
+            default_reason: if up { Reason::Rst } else { Reason::NoResponse },
+            ports: ports.into_iter().map(|(port, state, reason)| PortReport { port, protocol: Protocol::Tcp, state, reason, ttl: None }).collect(),
+        }
+    }
+
+    #[test]
+    fn lists_exactly_the_changed_pairs_and_hosts() {
+        let before = report(vec![host(1, true, vec![(80, State::Open, Reason::SynAck)]), host(2, true, vec![]), host(3, true, vec![])], "T:22,80,443");
+        let after = report(vec![host(1, true, vec![(443, State::Open, Reason::SynAck)]), host(2, false, vec![]), host(3, true, vec![])], "T:22,80,443");
+        let d = diff(&before, &after, ("b", "a"));
+        let got: Vec<(u8, u16, &str, &str)> = d.ports.iter().map(|p| (p.address.octets()[3], p.port, p.before.state.as_str(), p.after.state.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![(1, 80, "open", "closed"), (1, 443, "closed", "open"), (2, 22, "closed", "filtered"), (2, 80, "closed", "filtered"), (2, 443, "closed", "filtered")]
+        );
+        assert_eq!(d.hosts, vec![HostChange { address: Ipv4Addr::new(198, 19, 1, 2), before: "up".into(), after: "down".into() }]);
+        assert_eq!(d.summary.pairs_compared, 9);
+        assert!(!d.is_empty());
+        assert!(diff(&before, &before, ("b", "b")).is_empty());
+    }
+
+    #[test]
+    fn other_coverage_is_counted_not_listed() {
+        let before = report(vec![host(1, true, vec![])], "T:22,80");
+        let after = report(vec![host(1, true, vec![]), host(2, true, vec![])], "T:80,443");
+        let d = diff(&before, &after, ("b", "a"));
+        assert!(d.ports.is_empty());
+        assert_eq!((d.summary.pairs_compared, d.summary.pairs_only_before, d.summary.pairs_only_after), (1, 1, 3));
+        assert_eq!(d.hosts.len(), 1, "host 2 absent before");
+    }
+
+    #[test]
+    fn reports_are_read_by_kind() {
+        assert!(matches!(AnyReport::from_json("{\"kind\": \"nope\"}", "x.json"), Err(DiffError::Kind { .. })));
+        let e = AnyReport::from_json("{\n\"kind\": \"scan\",\n}", "x.json").err().unwrap().to_string();
+        assert!(e.starts_with("x.json: line 3"), "{e}");
+    }
+}

@@ -67,16 +67,16 @@ fn state(c: &mut Criterion) {
 }
 
 fn engine_pass(c: &mut Criterion) {
-    let s = Scenario::parse(include_str!("../fixtures/scenarios/demo.toml"), "demo.toml", "demo").expect("demo scenario");
+    let s = Scenario::parse(include_str!("../fixtures/scenarios/scan-small.toml"), "scan-small.toml", "scan-small").expect("scan-small scenario");
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &[]).expect("targets"), PortList::parse(&s.ports, Protocol::Tcp).expect("ports")));
     let mut g = c.benchmark_group("engine");
     g.sample_size(10);
     g.throughput(Throughput::Elements(space.len()));
-    g.bench_function("demo_scan_over_sim_network", |b| {
+    g.bench_function("small_cluster_scan_over_sim_network", |b| {
         b.iter_batched(
             || sim::network(&s, SRC, 1),
             |(sink, source)| {
-                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1) };
+                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1), resume: None };
                 engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).expect("engine runs")
             },
             BatchSize::PerIteration,

@@ -336,6 +336,12 @@ pub struct EngineArgs {
     /// Probe only shard I of N of the seeded order (1-based; needs --seed). `portsweep merge` combines the N reports.
     #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "1/1")]
     pub shard: Shard,
+    /// Where an interrupted scan writes its checkpoint (default: the output file + `.checkpoint`, else `portsweep.checkpoint`).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue the interrupted scan of this checkpoint (same targets, ports, seed and shard on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// Sender threads (default: 1 at rates up to 150000/s, else one per core, at most 4).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
     pub senders: Option<u8>,

@@ -16,7 +16,7 @@ use crate::target::{PortList, Protocol};
 
 /// Either kind of report, read from JSON by its `kind` field.
 pub enum AnyReport {
-    Scan(ScanReport),
+    Scan(Box<ScanReport>),
     Audit(Box<AuditReport>),
 }
 
@@ -33,7 +33,7 @@ impl AnyReport {
         let err = |e: serde_json::Error| DiffError::Parse { file: file.into(), message: format!("line {}: {e}", e.line()) };
         let v: serde_json::Value = serde_json::from_str(text).map_err(err)?;
         match v.get("kind").and_then(|k| k.as_str()) {
-            Some("scan") => Ok(AnyReport::Scan(serde_json::from_value(v).map_err(err)?)),
+            Some("scan") => Ok(AnyReport::Scan(Box::new(serde_json::from_value(v).map_err(err)?))),
             Some("audit") => Ok(AnyReport::Audit(Box::new(serde_json::from_value(v).map_err(err)?))),
             other => Err(DiffError::Kind { file: file.into(), kind: other.unwrap_or("none").into() }),
         }
@@ -281,7 +281,7 @@ mod tests {
     use crate::report::{HostReport, PortReport};
 
     fn report(hosts: Vec<HostReport>, ports: &str) -> AnyReport {
-        AnyReport::Scan(ScanReport {
+        AnyReport::Scan(Box::new(ScanReport {
             portsweep: "0".into(),
             format_version: 1,
             kind: "scan".into(),
@@ -294,7 +294,7 @@ mod tests {
             ports: ports.into(),
             stats: ScanStats::default(),
             hosts,
-        })
+        }))
     }
 
     fn host(last: u8, up: bool, ports: Vec<(u16, State, Reason)>) -> HostReport {

@@ -19,7 +19,7 @@ const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
     let (sink, source) = sim::network(s, SCANNER, seed);
-    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30) };
+    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30), resume: None };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
     ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard_index: 0, shard_count: 1 })
 }

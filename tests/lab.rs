@@ -225,3 +225,43 @@ fn three_concurrent_shards_merge_into_the_single_run_report() {
     }
     assert_eq!(merged.hosts.iter().map(|h| h.status).collect::<Vec<_>>(), single.hosts.iter().map(|h| h.status).collect::<Vec<_>>());
 }
+
+#[test]
+fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
+    let _g = lab_lock();
+    let s = scenario("cluster-250");
+    let lab = Lab::build(&s).expect("lab builds");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scan.json");
+    let args = |extra: &[&str]| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", lab.scanner_ns(), bin(), "scan"]).args(&s.targets);
+        c.args(["-p", &s.ports, "--rate", "100000", "--seed", "9", "--format", "json", "--output"]).arg(&out).args(extra);
+        c
+    };
+    // A random point of the ~7.5 s first pass (the clock's nanoseconds).
+    let ms = 500 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 5000;
+    let mut child = args(&[]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130), "interrupted at {ms} ms");
+    let checkpoint = dir.path().join("scan.json.checkpoint");
+    assert!(checkpoint.exists(), "no checkpoint after SIGINT at {ms} ms");
+    let partial: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(!partial.complete);
+    let status = args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let report: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(report.complete);
+    assert_exact(&s, &report);
+    // Resuming re-sends nothing the first run had sent in its first pass.
+    assert!(report.stats.probes_sent - report.stats.retransmissions <= 265 * 2797 + 256, "{:?} after {ms} ms", report.stats);
+    // A checkpoint of another scan is refused.
+    let other = Command::new("ip")
+        .args(["netns", "exec", lab.scanner_ns(), bin(), "scan", "198.19.1.0/24", "-p", "80", "--resume"])
+        .arg(&checkpoint)
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("the checkpoint is of another scan"));
+}

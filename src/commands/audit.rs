@@ -62,6 +62,6 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         );
         return Ok((None, plan));
     }
-    let scan = scan::execute(space, &args.engine, stop, argv)?;
+    let scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
     Ok((Some(AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan)), plan))
 }

@@ -55,7 +55,7 @@ fn run_scan(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Ar
     let engine = demo_engine()?;
     eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
     let argv: Vec<String> = std::env::args().collect();
-    let report = lab.in_scanner(move || scan::execute(space, &engine, stop, argv)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
+    let report = lab.in_scanner(move || scan::execute(space, &engine, stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     match args.output.format {
         None | Some(OutputFormat::Table) if args.output.output.is_none() => print!("{}", render_table(&report)),
         _ => emit(&report, &args.output)?,

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
+use portsweep::engine::checkpoint::Checkpoint;
 use portsweep::engine::{self, Progress, ResultStore, ScanConfig};
+use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
 use portsweep::report::{RunInfo, ScanReport};
@@ -32,7 +34,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     let stop = stop_flag()?;
-    let report = execute(space, &args.engine, stop, std::env::args().collect())?;
+    let report = execute(space, &args.engine, stop, std::env::args().collect(), args.output.output.as_deref())?;
     super::emit(&report, &args.output)?;
     Ok(if report.complete { 0 } else { 130 })
 }
@@ -76,13 +78,50 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
 
 /// Opens the raw sockets and runs a scan of `space`, with a progress bar on
 /// a terminal. Returns the report (marked incomplete if `stop` was set).
-pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>) -> Result<ScanReport, Failure> {
+/// Where a checkpoint goes: `--checkpoint`, else next to the output.
+pub fn checkpoint_path(engine: &EngineArgs, output: Option<&Path>) -> PathBuf {
+    match (&engine.checkpoint, output) {
+        (Some(p), _) => p.clone(),
+        (None, Some(o)) => PathBuf::from(format!("{}.checkpoint", o.display())),
+        (None, None) => PathBuf::from("portsweep.checkpoint"),
+    }
+}
+
+fn ranges(space: &ScanSpace) -> Vec<String> {
+    space.hosts.ranges().iter().map(|&(a, b)| format!("{}-{}", std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))).collect()
+}
+
+/// Reads `--resume`'s checkpoint and checks it is the same scan.
+fn load_resume(path: &Path, space: &ScanSpace, engine: &EngineArgs) -> Result<Checkpoint, Failure> {
+    let cp = Checkpoint::read(path).map_err(Failure::input)?;
+    let shard = format!("{}/{}", engine.shard.index + 1, engine.shard.count);
+    let differs = |what: &str, was: &str, now: &str| Failure::input(anyhow!("{}: the checkpoint is of another scan: {what} was {was}, is now {now}", path.display()));
+    if cp.ports != space.ports.to_spec() {
+        return Err(differs("ports", &cp.ports, &space.ports.to_spec()));
+    }
+    if cp.targets != ranges(space) {
+        return Err(differs("targets", &cp.targets.join(","), &ranges(space).join(",")));
+    }
+    if cp.shard != shard {
+        return Err(differs("shard", &cp.shard, &shard));
+    }
+    if let Some(seed) = engine.seed.filter(|s| *s != cp.seed) {
+        return Err(differs("seed", &cp.seed.to_string(), &seed.to_string()));
+    }
+    Ok(cp)
+}
+
+pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
+    let resume = match &engine.resume {
+        Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),
+        None => None,
+    };
     let first = space.hosts.addr(0);
     let source = resolve_source(engine.source_ip, first).with_context(|| format!("finding the source address for {first} (use --source-ip)")).map_err(Failure::runtime)?;
-    if engine.shard.count > 1 && engine.seed.is_none() {
+    if engine.shard.count > 1 && engine.seed.is_none() && resume.is_none() {
         return Err(Failure::input(anyhow!("--shard needs --seed: every shard must walk the same order")));
     }
-    let seed = engine.seed.unwrap_or_else(|| {
+    let seed = engine.seed.or(resume.as_ref().map(|c| c.seed)).unwrap_or_else(|| {
         let mut b = [0u8; 8];
         let _ = getrandom::fill(&mut b);
         u64::from_le_bytes(b)
@@ -110,6 +149,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         cookie: Cookie::random(),
         shard: engine.shard,
         icmp_wait: engine.icmp_wait,
+        resume,
     };
     let bar = progress_bar(space.len());
     let mut on_tick = |p: &Progress| {
@@ -122,6 +162,23 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
     let outcome = engine::run(config, sinks, receiver, stop, &mut on_tick).context("scanning").map_err(Failure::runtime)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let (false, Some((pass, next_chunk))) = (outcome.complete, outcome.stopped_at) {
+        let (store_words, host_up_words) = outcome.store.words();
+        let cp = Checkpoint {
+            seed,
+            ports: space.ports.to_spec(),
+            targets: ranges(&space),
+            shard: format!("{}/{}", engine.shard.index + 1, engine.shard.count),
+            pass,
+            next_chunk,
+            stats: outcome.stats.clone(),
+            store_words,
+            host_up_words,
+        };
+        let path = checkpoint_path(engine, output);
+        cp.write(&path).map_err(Failure::runtime)?;
+        eprintln!("portsweep: interrupted; checkpoint written to {} (continue with the same command and --resume {})", path.display(), path.display());
     }
     Ok(ScanReport::build(&space, &outcome, RunInfo { args, seed, shard_index: engine.shard.index, shard_count: engine.shard.count }))
 }

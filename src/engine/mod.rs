@@ -15,6 +15,7 @@
 //! [`RetryPolicy`]), capped by `--retries`. UDP ports still silent after
 //! the passes on hosts that do report closed ports get the ICMP rounds of
 //! [`icmp`]: rate limiting, not silence, may be hiding them.
+pub mod checkpoint;
 pub mod icmp;
 pub mod pace;
 pub mod rtt;
@@ -76,6 +77,8 @@ pub struct ScanConfig {
     pub shard: Shard,
     /// Longest time spent in ICMP rounds for UDP (see [`icmp`]).
     pub icmp_wait: Duration,
+    /// Continue an interrupted scan from its checkpoint.
+    pub resume: Option<Arc<checkpoint::Checkpoint>>,
 }
 
 /// Counters, shared by all threads (relaxed atomics, summed per batch).
@@ -130,6 +133,9 @@ pub struct Outcome {
     pub complete: bool,
     pub started: SystemTime,
     pub finished: SystemTime,
+    /// For an interrupted scan: the pass to continue and its first unsent
+    /// chunk (what a checkpoint records).
+    pub stopped_at: Option<(u32, u64)>,
 }
 
 /// Decides after each retry pass whether another could still change a
@@ -229,11 +235,26 @@ pub fn run(
     let local_len = config.shard.local_len(space.len());
     let chunks = local_len.div_ceil(CHUNK) as usize;
     let (round_tx, round_rx) = unbounded::<u64>();
+    let (store, counters) = match &config.resume {
+        None => (ResultStore::new(space.len(), space.hosts.len()), Counters::default()),
+        Some(cp) => {
+            let store = ResultStore::from_words(space.len(), space.hosts.len(), &cp.store_words, &cp.host_up_words)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the checkpoint does not match the targets and ports"))?;
+            let c = Counters::default();
+            c.probes_sent.store(cp.stats.probes_sent, Relaxed);
+            c.retransmissions.store(cp.stats.retransmissions, Relaxed);
+            c.replies.store(cp.stats.replies, Relaxed);
+            c.invalid_replies.store(cp.stats.invalid_replies, Relaxed);
+            c.new_answers.store(store.answered(), Relaxed);
+            (store, c)
+        }
+    };
+    let (start_pass, start_chunk) = config.resume.as_ref().map(|c| (c.pass, c.next_chunk)).unwrap_or((0, 0));
     let shared = Arc::new(Shared {
         perm,
         local_len,
-        store: ResultStore::new(space.len(), space.hosts.len()),
-        counters: Counters::default(),
+        store,
+        counters,
         next_chunk: AtomicU64::new(0),
         chunk_sent_us: [(0..chunks).map(|_| AtomicU32::new(0)).collect(), (0..chunks).map(|_| AtomicU32::new(0)).collect()],
         slot_attempt: [AtomicU8::new(u8::MAX), AtomicU8::new(u8::MAX)],
@@ -290,15 +311,16 @@ pub fn run(
         open_found: shared.counters.open_found.load(Relaxed),
         elapsed: shared.t0.elapsed(),
     };
+    let mut stopped_at = None;
     // Attempt slot 15 belongs to the ICMP rounds.
-    for pass in 0..=shared.config.max_retries.min(icmp::ROUND_ATTEMPT - 1) as u32 {
+    for pass in start_pass..=shared.config.max_retries.min(icmp::ROUND_ATTEMPT - 1) as u32 {
         let attempt = (pass % ATTEMPT_SLOTS as u32) as u8;
         let slot = (attempt & 1) as usize;
         for t in shared.chunk_sent_us[slot].iter() {
             t.store(0, Relaxed);
         }
         shared.slot_attempt[slot].store(attempt, Relaxed);
-        shared.next_chunk.store(0, Relaxed);
+        shared.next_chunk.store(if pass == start_pass { start_chunk } else { 0 }, Relaxed);
         let answers_before = shared.counters.new_answers.load(Relaxed);
         for tx in &job_txs {
             let _ = tx.send(PassJob { attempt, list: None });
@@ -318,13 +340,18 @@ pub fn run(
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        // Every chunk below the counter was sent whole: senders check the
+        // stop flag only between chunks.
+        let sent_chunks = shared.next_chunk.load(Relaxed).min(chunks as u64);
         final_wait(&shared, on_tick, &progress, pass);
         if shared.stop.load(Relaxed) {
             complete = false;
+            stopped_at = Some(if sent_chunks >= chunks as u64 { (pass + 1, 0) } else { (pass, sent_chunks) });
             break;
         }
         let answers = shared.counters.new_answers.load(Relaxed) - answers_before;
-        if !policy.after_pass(pass, answers) || all_answered(&shared) {
+        // A resumed scan's first pass plays the part of pass 0 for the policy.
+        if !policy.after_pass(pass - start_pass, answers) || all_answered(&shared) {
             break;
         }
     }
@@ -339,6 +366,9 @@ pub fn run(
             Err(e) => error = Some(e),
         }
         complete = !shared.stop.load(Relaxed);
+        if !complete {
+            stopped_at = Some((passes + start_pass, 0));
+        }
     }
     on_tick(&progress(passes.saturating_sub(1)));
     drop(job_txs);
@@ -354,7 +384,8 @@ pub fn run(
         return Err(e);
     }
     let shared = Arc::try_unwrap(shared).map_err(|_| io::Error::other("scan threads still hold the store"))?;
-    let duration = shared.t0.elapsed().as_secs_f64();
+    // A resumed scan reports the time of both runs.
+    let duration = shared.t0.elapsed().as_secs_f64() + shared.config.resume.as_ref().map(|c| c.stats.duration_s).unwrap_or(0.0);
     let c = &shared.counters;
     let stats = ScanStats {
         probes_sent: c.probes_sent.load(Relaxed),
@@ -364,12 +395,17 @@ pub fn run(
         duration_s: duration,
         rate_pps: if duration > 0.0 { c.probes_sent.load(Relaxed) as f64 / duration } else { 0.0 },
         rx_dropped,
-        passes,
+        passes: passes + config_passes_before(&shared),
         srtt_us: shared.srtt_us.load(Relaxed),
         icmp_rounds: rounds.rounds,
         udp_unresolved: rounds.unresolved,
     };
-    Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now() })
+    Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now(), stopped_at })
+}
+
+/// Passes an interrupted run had started before this one resumed it.
+fn config_passes_before(shared: &Shared) -> u32 {
+    shared.config.resume.as_ref().map(|c| c.stats.passes).unwrap_or(0)
 }
 
 fn all_answered(shared: &Shared) -> bool {

@@ -83,6 +83,35 @@ impl ResultStore {
         }
     }
 
+    /// A store holding saved words (a checkpoint); `None` if the sizes do
+    /// not fit `pairs` and `hosts`.
+    pub fn from_words(pairs: u64, hosts: u64, words: &[u64], host_up: &[u64]) -> Option<ResultStore> {
+        let s = ResultStore::new(pairs, hosts);
+        if words.len() != s.words.len() || host_up.len() != s.host_up.len() {
+            return None;
+        }
+        for (w, v) in s.words.iter().zip(words) {
+            w.store(*v, Relaxed);
+        }
+        for (w, v) in s.host_up.iter().zip(host_up) {
+            w.store(*v, Relaxed);
+        }
+        Some(s)
+    }
+
+    /// The packed words and the host-up bitmap, for a checkpoint.
+    pub fn words(&self) -> (Vec<u64>, Vec<u64>) {
+        (self.words.iter().map(|w| w.load(Relaxed)).collect(), self.host_up.iter().map(|w| w.load(Relaxed)).collect())
+    }
+
+    /// Pairs with an answer recorded.
+    pub fn answered(&self) -> u64 {
+        self.words.iter().map(|w| {
+            let v = w.load(Relaxed);
+            (0..16).filter(|k| (v >> (k * 4)) & 0xF != 0).count() as u64
+        }).sum()
+    }
+
     /// Bytes the store allocates for `pairs` pairs over `hosts` hosts.
     pub fn bytes_for(pairs: u64, hosts: u64) -> u64 {
         pairs.div_ceil(16) * 8 + hosts.div_ceil(64) * 8 + hosts

@@ -343,7 +343,7 @@ impl PlanEntry {
 
     /// Whether this entry belongs to a cluster with these options.
     pub fn applies(&self, opts: &ClusterOptions) -> bool {
-        self.when.as_ref().map_or(true, |c| c.holds(opts))
+        self.when.as_ref().is_none_or(|c| c.holds(opts))
     }
 }
 
@@ -733,7 +733,7 @@ impl EffectivePlan {
                 line.push_str(cell);
                 if i + 1 < row.len() {
                     let pad = widths[i] - display_width(cell) + 2;
-                    line.extend(std::iter::repeat(' ').take(pad));
+                    line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
             out.push_str(line.trim_end());

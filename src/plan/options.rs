@@ -221,12 +221,12 @@ pub struct Condition {
 impl Condition {
     pub fn holds(&self, opts: &ClusterOptions) -> bool {
         // map_or(true, ..) rather than is_none_or: rust-version is 1.80.
-        self.cni.map_or(true, |c| c == opts.cni)
-            && self.flannel_backend.map_or(true, |b| {
+        self.cni.is_none_or(|c| c == opts.cni)
+            && self.flannel_backend.is_none_or(|b| {
                 opts.cni == Cni::Flannel && b == opts.flannel_backend
             })
-            && self.lb.map_or(true, |l| l == opts.lb)
-            && self.addon.map_or(true, |a| opts.addons.contains(&a))
+            && self.lb.is_none_or(|l| l == opts.lb)
+            && self.addon.is_none_or(|a| opts.addons.contains(&a))
     }
 }
 

@@ -40,10 +40,15 @@ pub enum Command {
 Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray).
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runtime or privilege error, 130 interrupted.")]
     Audit(AuditArgs),
-    /// Merge shard reports (`--shard I/N`, same --seed) into the report one run would have produced.
+    /// Merge shard reports (`--shard I/N`, same --seed; scan or audit reports) into the scan one run would have produced.
     #[command(after_help = "Examples:
   portsweep merge shard-1.json shard-2.json shard-3.json --output sweep.json")]
     Merge(MergeArgs),
+    /// Node × node reachability from per-node audit reports (the DaemonSet's).
+    #[command(after_help = "Examples:
+  portsweep matrix --dir /reports
+  portsweep matrix node-a.json node-b.json --format json")]
+    Matrix(MatrixArgs),
     /// Compare two scan or audit reports (before and after a change).
     #[command(after_help = "Examples:
   portsweep diff before.json after.json
@@ -135,6 +140,32 @@ pub struct AuditArgs {
     /// Print the nodes, ports and probe count, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Judge this scan report (e.g. merged shards) instead of scanning.
+    #[arg(long, value_name = "FILE")]
+    pub scan_report: Option<PathBuf>,
+    /// Where the scanner stands, recorded in the report (the DaemonSet passes its node's name; `portsweep matrix` reads it).
+    #[arg(long, value_name = "NODE")]
+    pub vantage_node: Option<String>,
+    /// Audit again at this interval, rewriting the report each time, until stopped.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub every: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Audit reports made with `--from node --vantage-node NAME`.
+    pub reports: Vec<PathBuf>,
+    /// Read every `*.json` of this directory too.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: MatrixFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MatrixFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -268,9 +299,17 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
-    let bad = || format!("{s:?} is not a shard I/N with 1 <= I <= N (e.g. 2/4)");
+    let bad = || format!("{s:?} is not a shard I/N with 1 <= I <= N (e.g. 2/4), or job/N");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n) = (i.trim().parse::<u64>().map_err(|_| bad())?, n.trim().parse::<u64>().map_err(|_| bad())?);
+    // `job/N`: a Kubernetes Indexed Job's pod, whose 0-based index is in
+    // JOB_COMPLETION_INDEX.
+    let i = if i.trim() == "job" {
+        let v = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| format!("--shard {s}: JOB_COMPLETION_INDEX is not set (it is in an Indexed Job's pods)"))?;
+        v.trim().parse::<u64>().map_err(|_| format!("--shard {s}: JOB_COMPLETION_INDEX={v:?} is not a number"))? + 1
+    } else {
+        i.trim().parse::<u64>().map_err(|_| bad())?
+    };
+    let n = n.trim().parse::<u64>().map_err(|_| bad())?;
     if i == 0 || i > n {
         return Err(bad());
     }

@@ -96,6 +96,7 @@
 
 mod advice;
 mod render;
+pub mod matrix;
 
 pub use render::{render, render_json, render_junit, render_markdown, render_table, AuditFormat};
 
@@ -772,6 +773,9 @@ pub struct AuditReport {
     pub summary: AuditSummary,
     /// The scan the findings come from.
     pub scan: ScanReport,
+    /// The node the scan ran from, when given (`--vantage-node`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage_node: Option<String>,
 }
 
 impl AuditReport {
@@ -803,6 +807,7 @@ impl AuditReport {
             findings,
             summary,
             scan,
+            vantage_node: None,
         }
     }
 

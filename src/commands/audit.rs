@@ -17,13 +17,24 @@ use crate::Failure;
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     let stop = stop_flag()?;
-    let (report, plan) = execute(&args, stop, std::env::args().collect())?;
-    let format = args.format.unwrap_or(if args.output.is_none() && std::io::stdout().is_terminal() { AuditFormat::Table } else { AuditFormat::Json });
-    let Some(report) = report else { return Ok(0) };
-    write_output(args.output.as_deref(), &audit::render(&report, &plan, format))
-        .with_context(|| format!("writing {}", args.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "to stdout".into())))
-        .map_err(Failure::runtime)?;
-    Ok(if report.scan.complete { report.exit_code(args.fail_on) } else { 130 })
+    loop {
+        let started = std::time::Instant::now();
+        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect())?;
+        let format = args.format.unwrap_or(if args.output.is_none() && std::io::stdout().is_terminal() { AuditFormat::Table } else { AuditFormat::Json });
+        let Some(report) = report else { return Ok(0) };
+        write_output(args.output.as_deref(), &audit::render(&report, &plan, format))
+            .with_context(|| format!("writing {}", args.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "to stdout".into())))
+            .map_err(Failure::runtime)?;
+        let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
+        // `--every`: audit again until stopped (the DaemonSet's mode).
+        let Some(every) = args.every else { return Ok(code) };
+        while started.elapsed() < every {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(code);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200).min(every));
+        }
+    }
 }
 
 /// The inventory from files and flags, merged.
@@ -51,6 +62,13 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
     let ports = audit::scan_ports(&plan);
     let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
     let space = ScanSpace::new(hosts, ports);
+    if let Some(path) = &args.scan_report {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())).map_err(Failure::input)?;
+        let scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
+        report.vantage_node = args.vantage_node.clone();
+        return Ok((Some(report), plan));
+    }
     if args.dry_run {
         println!(
             "{} nodes ({}), {} ports each ({}) = {} probes in the first pass",
@@ -63,5 +81,7 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         return Ok((None, plan));
     }
     let scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
-    Ok((Some(AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan)), plan))
+    let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
+    report.vantage_node = args.vantage_node.clone();
+    Ok((Some(report), plan))
 }

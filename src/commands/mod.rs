@@ -3,6 +3,7 @@ mod audit;
 mod bench;
 mod demo;
 mod diff;
+mod matrix;
 mod plan;
 mod scan;
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Audit(args) => audit::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Merge(args) => merge(args),
+        Command::Matrix(args) => matrix::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Lab { action: LabAction::Clean } => {
             let removed = portsweep::lab::Lab::clean_stale().map_err(Failure::runtime)?;
@@ -98,7 +100,8 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
     for p in &args.reports {
         let name = p.display().to_string();
         let text = std::fs::read_to_string(p).with_context(|| format!("reading {name}")).map_err(Failure::input)?;
-        let r: ScanReport = serde_json::from_str(&text).with_context(|| format!("{name}: not a scan report")).map_err(Failure::input)?;
+        // An audit report carries its scan: shards of an audit merge too.
+        let r = portsweep::diff::AnyReport::from_json(&text, &name).map_err(Failure::input)?.scan().clone();
         reports.push((name, r));
     }
     let merged = portsweep::report::merge::merge(&reports).map_err(Failure::input)?;

@@ -189,10 +189,19 @@ impl ScanReport {
         PortList::parse(&self.ports, Protocol::Tcp).ok()
     }
 
-    /// State and reason of one pair, if the report covers it.
+    /// State and reason of one pair, if the report covers it (a shard
+    /// report covers only its shard's positions of the seeded order).
     pub fn lookup(&self, addr: Ipv4Addr, proto: Protocol, port: u16, ports: &PortList) -> Option<(State, Reason)> {
-        ports.index_of(proto, port)?;
-        let h = &self.hosts[self.hosts.binary_search_by_key(&addr, |h| h.address).ok()?];
+        let p = ports.index_of(proto, port)? as u64;
+        let hi = self.hosts.binary_search_by_key(&addr, |h| h.address).ok()?;
+        if let Some((i, n)) = self.shard.split_once('/').and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?))).filter(|&(_, n)| n > 1) {
+            let len = self.hosts.len() as u64 * ports.len() as u64;
+            let position = crate::target::Permutation::new(len, self.seed).position_of(hi as u64 * ports.len() as u64 + p);
+            if position % n != i - 1 {
+                return None;
+            }
+        }
+        let h = &self.hosts[hi];
         Some(match h.ports.binary_search_by_key(&(proto, port), |p| (p.protocol, p.port)) {
             Ok(i) => (h.ports[i].state, h.ports[i].reason),
             Err(_) => (h.default_state, h.default_reason),

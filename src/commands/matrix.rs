@@ -1,0 +1,34 @@
+//! `portsweep matrix`: node × node reachability from per-node audits.
+use anyhow::Context;
+use portsweep::audit::matrix::{matrix, render_table};
+use portsweep::audit::AuditReport;
+
+use crate::cli::{MatrixArgs, MatrixFormat};
+use crate::Failure;
+
+pub fn run(args: MatrixArgs) -> Result<u8, Failure> {
+    let mut files = args.reports.clone();
+    if let Some(dir) = &args.dir {
+        let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display())).map_err(Failure::input)?;
+        let mut found: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        found.sort();
+        files.extend(found);
+    }
+    let mut reports = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())).map_err(Failure::input)?;
+        match serde_json::from_str::<AuditReport>(&text) {
+            Ok(r) => reports.push(r),
+            Err(e) => return Err(Failure::input(anyhow::anyhow!("{}: not an audit report: {e}", f.display()))),
+        }
+    }
+    if reports.is_empty() {
+        return Err(Failure::input(anyhow::anyhow!("no audit reports given")));
+    }
+    let m = matrix(&reports);
+    match args.format {
+        MatrixFormat::Table => print!("{}", render_table(&m)),
+        MatrixFormat::Json => println!("{}", serde_json::to_string_pretty(&m).map_err(Failure::runtime)?),
+    }
+    Ok(if m.cells.iter().all(|c| c.ok) { 0 } else { 1 })
+}

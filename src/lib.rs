@@ -17,3 +17,4 @@ pub mod plan;
 pub mod report;
 pub mod target;
 pub mod wire;
+pub mod words;

@@ -106,9 +106,7 @@ use crate::report::{HostStatus, Reason, ScanReport, State};
 use crate::target::{PortList, Protocol};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::net::Ipv4Addr;
-use std::str::FromStr;
 
 /// Version of the audit JSON document; bumped when a field changes meaning
 /// or disappears.
@@ -149,43 +147,7 @@ pub fn scan_ports(plan: &EffectivePlan) -> PortList {
     PortList::from_ports(ports)
 }
 
-/// Declares a closed, string-valued enum: one spelling for Display, FromStr
-/// and serde, so CLI values and JSON cannot drift apart.
-macro_rules! word_enum {
-    ($(#[$m:meta])* $name:ident, $what:literal, { $($(#[$vm:meta])* $var:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
-        pub enum $name {
-            $($(#[$vm])* #[serde(rename = $s)] #[value(name = $s)] $var),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$var),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$var => $s),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                let t = s.trim().to_ascii_lowercase();
-                $name::ALL.iter().copied().find(|v| v.as_str() == t).ok_or_else(|| {
-                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("unknown {} \"{}\" (expected {})", $what, s.trim(), all.join(", "))
-                })
-            }
-        }
-    };
-}
+use crate::words::word_enum;
 
 word_enum!(
     /// Before the install (`pre`: ports must be free) or after it (`post`:

@@ -721,8 +721,8 @@ fn words_parse_print_and_serialize_alike() {
         Ok(Vantage::ControlPlane)
     );
     assert_eq!(
-        "inside".parse::<Vantage>(),
-        Err("unknown vantage \"inside\" (expected external, node, control-plane)".to_string())
+        "inside".parse::<Vantage>().map_err(|e| e.to_string()),
+        Err("unknown vantage \"inside\" (expected external, node or control-plane)".to_string())
     );
     let kinds: Vec<String> = FindingKind::ALL
         .iter()

@@ -157,28 +157,31 @@ fn node_address(node: &KubeNode) -> Result<Ipv4Addr, String> {
     })
 }
 
+/// The objects of kubectl JSON output: one object of kind `single`, or a
+/// `List`/`<single>List` of them.
+fn kubectl_items<T: serde::de::DeserializeOwned>(text: &str, source_name: &str, single: &str, what: &str) -> Result<Vec<T>, InventoryError> {
+    let probe: Doc<serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
+    let list = format!("{single}List");
+    let kind = probe.kind.as_str();
+    if kind == single {
+        Ok(vec![serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?])
+    } else if kind == "List" || kind == list {
+        let doc: Doc<T> = serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
+        Ok(doc.items)
+    } else {
+        Err(InventoryError::at(
+            source_name,
+            None,
+            format!("kind \"{kind}\" is not kubectl {what} output (expected List, {list} or {single})"),
+        ))
+    }
+}
+
 /// Parses `kubectl get nodes -o json` (a `List`/`NodeList`) or
 /// `kubectl get node NAME -o json` (one `Node`).
 pub(super) fn nodes_from_json(text: &str, source_name: &str) -> Result<Inventory, InventoryError> {
-    let probe: Doc<serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
-    let items: Vec<KubeNode> = match probe.kind.as_str() {
-        "Node" => vec![serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?],
-        "List" | "NodeList" => {
-            let doc: Doc<KubeNode> =
-                serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
-            doc.items
-        }
-        other => {
-            return Err(InventoryError::at(
-                source_name,
-                None,
-                format!(
-                    "kind \"{other}\" is not kubectl node output (expected List, NodeList or Node)"
-                ),
-            ))
-        }
-    };
+    let items: Vec<KubeNode> = kubectl_items(text, source_name, "Node", "node")?;
     let mut nodes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let name = &item.metadata.name;
@@ -255,25 +258,7 @@ pub fn parse_services(
     text: &str,
     source_name: &str,
 ) -> Result<Vec<NodePortService>, InventoryError> {
-    let probe: Doc<serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
-    let items: Vec<KubeService> = match probe.kind.as_str() {
-        "Service" => vec![serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?],
-        "List" | "ServiceList" => {
-            let doc: Doc<KubeService> =
-                serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
-            doc.items
-        }
-        other => {
-            return Err(InventoryError::at(
-                source_name,
-                None,
-                format!(
-                    "kind \"{other}\" is not kubectl service output (expected List, ServiceList or Service)"
-                ),
-            ))
-        }
-    };
+    let items: Vec<KubeService> = kubectl_items(text, source_name, "Service", "service")?;
     let mut out = Vec::new();
     for (i, svc) in items.iter().enumerate() {
         let name = &svc.metadata.name;

@@ -14,91 +14,45 @@ use std::str::FromStr;
 /// A bad cluster option value on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionsError {
-    #[error("unknown {what} \"{value}\" (expected {expected})")]
-    Unknown {
-        what: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    Unknown(#[from] crate::words::UnknownWord),
     #[error("cluster option \"{0}\" is not key=value (keys: cni, flannel-backend, lb, addons)")]
     NotKeyValue(String),
     #[error("unknown cluster option \"{0}\" (keys: cni, flannel-backend, lb, addons)")]
     UnknownKey(String),
 }
 
-/// Declares a closed option enum with one spelling for Display, FromStr and
-/// serde, so a CLI value and a plan file value can never drift apart.
-macro_rules! option_enum {
-    ($(#[$m:meta])* $name:ident, $what:literal, $expected:literal, { $($(#[$vm:meta])* $var:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vm])* #[serde(rename = $s)] $var),+
-        }
+use crate::words::word_enum;
 
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$var),+];
-
-            /// The spelling used on the command line and in plan files.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$var => $s),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = OptionsError;
-            fn from_str(s: &str) -> Result<Self, OptionsError> {
-                let t = s.trim().to_ascii_lowercase();
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == t)
-                    .ok_or_else(|| OptionsError::Unknown {
-                        what: $what,
-                        value: s.trim().to_string(),
-                        expected: $expected,
-                    })
-            }
-        }
-    };
-}
-
-option_enum!(
+word_enum!(
     /// The CNI plugin. Default: flannel (the simplest and kubeasz's classic choice).
-    Cni, "CNI", "flannel, calico or cilium", {
+    Cni, "CNI", {
         Flannel => "flannel",
         Calico => "calico",
         Cilium => "cilium",
     }
 );
 
-option_enum!(
+word_enum!(
     /// flannel's backend. Default: vxlan (flannel's own default, 8472/udp).
-    FlannelBackend, "flannel backend", "vxlan or udp", {
+    FlannelBackend, "flannel backend", {
         Vxlan => "vxlan",
         Udp => "udp",
     }
 );
 
-option_enum!(
+word_enum!(
     /// The load balancer in front of kube-apiserver. Default: none.
-    LoadBalancer, "load balancer", "kube-vip or none", {
+    LoadBalancer, "load balancer", {
         KubeVip => "kube-vip",
         /// No in-cluster load balancer (an external one, or a single API server).
         NoLb => "none",
     }
 );
 
-option_enum!(
+word_enum!(
     /// Optional add-ons whose ports belong to the plan only when installed.
-    Addon, "add-on", "ingress, kuboard, grafana or redis", {
+    Addon, "add-on", {
         Ingress => "ingress",
         Kuboard => "kuboard",
         Grafana => "grafana",

@@ -83,7 +83,7 @@ fn lab_exec(scenario: &std::path::Path, command: &[String]) -> Result<u8, Failur
     // only need to survive it to clean up.
     let _stop = stop_flag()?;
     let lab = portsweep::lab::Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
-    eprintln!("lab {}: scanner namespace {}, targets {}", lab.name, lab.scanner_ns(), scenario.targets.join(" "));
+    eprintln!("lab {} ({}): scanner namespace {}", lab.name, scenario.name, lab.scanner_ns());
     let status = std::process::Command::new("ip")
         .args(["netns", "exec", lab.scanner_ns()])
         .args(command)

@@ -249,13 +249,6 @@ fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
     assert!(checkpoint.exists(), "no checkpoint after SIGINT at {ms} ms");
     let partial: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert!(!partial.complete);
-    let status = args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap();
-    assert_eq!(status.code(), Some(0));
-    let report: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert!(report.complete);
-    assert_exact(&s, &report);
-    // Resuming re-sends nothing the first run had sent in its first pass.
-    assert!(report.stats.probes_sent - report.stats.retransmissions <= 265 * 2797 + 256, "{:?} after {ms} ms", report.stats);
     // A checkpoint of another scan is refused.
     let other = Command::new("ip")
         .args(["netns", "exec", lab.scanner_ns(), bin(), "scan", "198.19.1.0/24", "-p", "80", "--resume"])
@@ -264,4 +257,43 @@ fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
         .unwrap();
     assert_eq!(other.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&other.stderr).contains("the checkpoint is of another scan"));
+    let status = args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let report: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(report.complete);
+    assert_exact(&s, &report);
+    // Resuming re-sends nothing the first run had sent in its first pass.
+    assert!(report.stats.probes_sent - report.stats.retransmissions <= 265 * 2797 + 256, "{:?} after {ms} ms", report.stats);
+    assert!(!checkpoint.exists(), "a finished scan removes its checkpoint");
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_and_the_periodic_checkpoint_resumes() {
+    let _g = lab_lock();
+    let s = scenario("cluster-250");
+    let lab = Lab::build(&s).expect("lab builds");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scan.json");
+    let args = |extra: &[&str]| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", lab.scanner_ns(), bin(), "scan"]).args(&s.targets);
+        c.args(["-p", &s.ports, "--rate", "40000", "--seed", "3", "--format", "json", "--output"]).arg(&out).args(extra);
+        c
+    };
+    // ~18.5 s of first pass; a checkpoint is refreshed every 10 s.
+    let mut child = args(&[]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(11_500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let checkpoint = dir.path().join("scan.json.checkpoint");
+    let cp = portsweep::engine::checkpoint::Checkpoint::read(&checkpoint).expect("a checkpoint survives the second Ctrl-C");
+    assert_eq!((cp.seed, cp.pass), (3, 0));
+    assert!(cp.next_chunk > 0);
+    let status = args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let report: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(report.complete);
+    assert_exact(&s, &report);
+    assert!(!checkpoint.exists(), "a finished scan removes its checkpoint");
 }

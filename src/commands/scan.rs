@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use portsweep::engine::checkpoint::Checkpoint;
-use portsweep::engine::{self, Progress, ResultStore, ScanConfig};
+use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
@@ -18,6 +18,9 @@ use portsweep::wire::Cookie;
 use super::stop_flag;
 use crate::cli::{EngineArgs, ScanArgs};
 use crate::Failure;
+
+/// How often a running scan refreshes its checkpoint.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
@@ -152,11 +155,37 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         resume,
     };
     let bar = progress_bar(space.len());
+    let checkpoint_file = checkpoint_path(engine, output);
+    let cp_base = |pass: u32, next_chunk: u64, stats: ScanStats, store: &ResultStore| {
+        let (store_words, host_up_words) = store.words();
+        Checkpoint {
+            seed,
+            ports: space.ports.to_spec(),
+            targets: ranges(&space),
+            shard: format!("{}/{}", engine.shard.index + 1, engine.shard.count),
+            pass,
+            next_chunk,
+            stats,
+            store_words,
+            host_up_words,
+        }
+    };
+    // A checkpoint every CHECKPOINT_EVERY, so that even a second Ctrl-C
+    // (which exits at once) or a kill leaves one to resume from.
+    let mut last_checkpoint = std::time::Instant::now();
+    let mut wrote_periodic = false;
     let mut on_tick = |p: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(p.probes_sent.min(p.first_pass_probes));
             let pps = p.probes_sent as f64 / p.elapsed.as_secs_f64().max(1e-3);
             bar.set_message(format!("pass {} · {} replies · {:.0} pps · {} open", p.pass + 1, p.replies, pps, p.open_found));
+        }
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            let stats = ScanStats { probes_sent: p.probes_sent, replies: p.replies, retransmissions: p.retransmissions, invalid_replies: p.invalid_replies, duration_s: p.elapsed.as_secs_f64(), passes: p.pass, ..Default::default() };
+            if cp_base(p.resume_at.0, p.resume_at.1, stats, p.store).write(&checkpoint_file).is_ok() {
+                wrote_periodic = true;
+            }
+            last_checkpoint = std::time::Instant::now();
         }
     };
     let outcome = engine::run(config, sinks, receiver, stop, &mut on_tick).context("scanning").map_err(Failure::runtime)?;
@@ -164,21 +193,11 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         bar.finish_and_clear();
     }
     if let (false, Some((pass, next_chunk))) = (outcome.complete, outcome.stopped_at) {
-        let (store_words, host_up_words) = outcome.store.words();
-        let cp = Checkpoint {
-            seed,
-            ports: space.ports.to_spec(),
-            targets: ranges(&space),
-            shard: format!("{}/{}", engine.shard.index + 1, engine.shard.count),
-            pass,
-            next_chunk,
-            stats: outcome.stats.clone(),
-            store_words,
-            host_up_words,
-        };
-        let path = checkpoint_path(engine, output);
-        cp.write(&path).map_err(Failure::runtime)?;
-        eprintln!("portsweep: interrupted; checkpoint written to {} (continue with the same command and --resume {})", path.display(), path.display());
+        cp_base(pass, next_chunk, outcome.stats.clone(), &outcome.store).write(&checkpoint_file).map_err(Failure::runtime)?;
+        eprintln!("portsweep: interrupted; checkpoint written to {} (continue with the same command and --resume {})", checkpoint_file.display(), checkpoint_file.display());
+    } else if outcome.complete && (wrote_periodic || engine.resume.as_ref() == Some(&checkpoint_file)) {
+        // Finished: a checkpoint left behind would only mislead.
+        let _ = std::fs::remove_file(&checkpoint_file);
     }
     Ok(ScanReport::build(&space, &outcome, RunInfo { args, seed, shard_index: engine.shard.index, shard_count: engine.shard.count }))
 }

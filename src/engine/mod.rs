@@ -114,10 +114,17 @@ pub struct ScanStats {
     pub udp_unresolved: u64,
 }
 
-/// What a progress display sees, about ten times a second.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
+/// What a progress display (and the periodic checkpoint) sees, about ten
+/// times a second.
+#[derive(Clone, Copy)]
+pub struct Progress<'a> {
     pub pass: u32,
+    /// Where a resume may start: this pass, from this chunk (a little
+    /// before the senders' position: chunks in flight are sent again).
+    pub resume_at: (u32, u64),
+    pub store: &'a ResultStore,
+    pub retransmissions: u64,
+    pub invalid_replies: u64,
     pub probes_sent: u64,
     /// Probes of the first pass (the bulk of the work).
     pub first_pass_probes: u64,
@@ -305,6 +312,10 @@ pub fn run(
     let tick = Duration::from_millis(100);
     let progress = |pass: u32| Progress {
         pass,
+        resume_at: (pass, shared.next_chunk.load(Relaxed).min(chunks as u64).saturating_sub(n_senders as u64)),
+        store: &shared.store,
+        retransmissions: shared.counters.retransmissions.load(Relaxed),
+        invalid_replies: shared.counters.invalid_replies.load(Relaxed),
         probes_sent: shared.counters.probes_sent.load(Relaxed),
         first_pass_probes: shared.local_len,
         replies: shared.counters.replies.load(Relaxed),
@@ -415,7 +426,7 @@ fn all_answered(shared: &Shared) -> bool {
 /// Waits until replies to the pass have stopped: at least one timeout after
 /// the last probe, and half a timeout with no new answer, at most four
 /// timeouts in all. `--wait` fixes the timeout.
-fn final_wait(shared: &Shared, on_tick: &mut dyn FnMut(&Progress), progress: &dyn Fn(u32) -> Progress, pass: u32) {
+fn final_wait<'a>(shared: &'a Shared, on_tick: &mut dyn FnMut(&Progress), progress: &dyn Fn(u32) -> Progress<'a>, pass: u32) {
     let sent_end = shared.now_us();
     let timeout = |s: &Shared| shared.config.wait.map(|w| w.as_micros() as u64).unwrap_or_else(|| s.timeout_us.load(Relaxed));
     let mut last_tick = Instant::now();

@@ -170,9 +170,15 @@ pub enum MatrixFormat {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Shard reports (JSON), one per shard.
+    /// Shard reports (JSON), one per shard: all scan reports, or all audit reports.
     #[arg(required = true)]
     pub reports: Vec<PathBuf>,
+    /// Audits: the plan file the shards used, if any (reports record the cluster options, not a user plan).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Audits: the `kubectl get svc -A -o json` the shards used, if any.
+    #[arg(long, value_name = "FILE")]
+    pub services: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -149,4 +149,10 @@ fn sharded_audit_merged_and_judged_gives_the_single_run_findings() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let report: AuditReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(finding_keys(&report), spec.findings);
+    // Or in one step: merging audit shards judges the merged scan again.
+    let out = Command::new(bin()).arg("merge").args(&shards).args(["--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: AuditReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(finding_keys(&merged), spec.findings);
+    assert_eq!(merged.scan.shard, "1/1");
 }

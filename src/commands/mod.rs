@@ -94,17 +94,58 @@ fn lab_exec(scenario: &std::path::Path, command: &[String]) -> Result<u8, Failur
     Ok(status.code().map(|c| c as u8).unwrap_or(1))
 }
 
-/// `portsweep merge`: shard reports into one.
+/// `portsweep merge`: shard reports into one. Scan shards give the scan
+/// one run would have produced; audit shards give the audit (findings
+/// judged again over the merged scan, with the nodes, phase, vantage and
+/// cluster options the shards recorded).
 fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
-    let mut reports = Vec::new();
+    use portsweep::diff::AnyReport;
+    let mut scans = Vec::new();
+    let mut audits = Vec::new();
     for p in &args.reports {
         let name = p.display().to_string();
         let text = std::fs::read_to_string(p).with_context(|| format!("reading {name}")).map_err(Failure::input)?;
-        // An audit report carries its scan: shards of an audit merge too.
-        let r = portsweep::diff::AnyReport::from_json(&text, &name).map_err(Failure::input)?.scan().clone();
-        reports.push((name, r));
+        match AnyReport::from_json(&text, &name).map_err(Failure::input)? {
+            AnyReport::Scan(s) => scans.push((name, *s)),
+            AnyReport::Audit(a) => {
+                scans.push((name.clone(), a.scan.clone()));
+                audits.push((name, a));
+            }
+        }
     }
-    let merged = portsweep::report::merge::merge(&reports).map_err(Failure::input)?;
-    emit(&merged, &args.output)?;
-    Ok(if merged.complete { 0 } else { 130 })
+    let merged = portsweep::report::merge::merge(&scans).map_err(Failure::input)?;
+    if audits.is_empty() {
+        emit(&merged, &args.output)?;
+        return Ok(if merged.complete { 0 } else { 130 });
+    }
+    if audits.len() != scans.len() {
+        return Err(Failure::input(anyhow::anyhow!("mixed scan and audit reports: merge one kind at a time")));
+    }
+    let (first_name, first) = &audits[0];
+    for (name, a) in &audits[1..] {
+        if (a.phase, a.from, &a.options) != (first.phase, first.from, &first.options) || a.nodes.iter().map(|n| (&n.name, n.address, &n.roles)).ne(first.nodes.iter().map(|n| (&n.name, n.address, &n.roles))) {
+            return Err(Failure::input(anyhow::anyhow!("{name}: phase, vantage, cluster options or nodes differ from {first_name}'s")));
+        }
+    }
+    let options: portsweep::plan::ClusterOptions = first.options.parse().map_err(|e| Failure::input(anyhow::anyhow!("{first_name}: options {:?}: {e}", first.options)))?;
+    let mut plan = portsweep::plan::Plan::builtin();
+    if let Some(p) = &args.plan {
+        plan = plan.merge_user(portsweep::plan::Plan::from_file(p).map_err(Failure::input)?);
+    }
+    let plan = plan.effective(&options);
+    let inventory = portsweep::inventory::Inventory::from_nodes(first.nodes.iter().map(|n| portsweep::inventory::Node { name: n.name.clone(), address: n.address, roles: n.roles.clone() }));
+    let services = match &args.services {
+        Some(p) => portsweep::inventory::load_services(p).map_err(Failure::input)?,
+        None => Vec::new(),
+    };
+    let mut report = portsweep::audit::AuditReport::build(&plan, &inventory, &services, first.phase, first.from, merged);
+    report.vantage_node = first.vantage_node.clone();
+    let format = match args.output.format {
+        Some(OutputFormat::Table) => portsweep::audit::AuditFormat::Table,
+        Some(_) => portsweep::audit::AuditFormat::Json,
+        None if args.output.output.is_none() && std::io::stdout().is_terminal() => portsweep::audit::AuditFormat::Table,
+        None => portsweep::audit::AuditFormat::Json,
+    };
+    write_output(args.output.output.as_deref(), &portsweep::audit::render(&report, &plan, format)).context("writing the merged audit").map_err(Failure::runtime)?;
+    Ok(if report.scan.complete { 0 } else { 130 })
 }

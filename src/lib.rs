@@ -4,7 +4,10 @@
 //! Data flows one way through the modules:
 //! `target` (what to probe, in which order) → `wire` (the bytes of a probe and
 //! of a reply) → `io` (raw sockets, behind traits) → `engine` (the pipeline that
-//! sends, receives, validates and records) → `report` (what the user reads).
+//! sends, receives, validates and records) → `report` (states a user reads,
+//! merged shards) → `audit` (findings: `plan` × `inventory` × a report) →
+//! `diff` (what changed between two reports). `words` holds the closed
+//! vocabularies they share.
 //! `lab` builds test hosts with a known ground truth: network namespaces on
 //! this machine, or a simulated network for tests without privileges.
 pub mod audit;

@@ -406,7 +406,7 @@ pub fn run(
         duration_s: duration,
         rate_pps: if duration > 0.0 { c.probes_sent.load(Relaxed) as f64 / duration } else { 0.0 },
         rx_dropped,
-        passes: passes + config_passes_before(&shared),
+        passes: passes + passes_before_resume(&shared),
         srtt_us: shared.srtt_us.load(Relaxed),
         icmp_rounds: rounds.rounds,
         udp_unresolved: rounds.unresolved,
@@ -415,7 +415,7 @@ pub fn run(
 }
 
 /// Passes an interrupted run had started before this one resumed it.
-fn config_passes_before(shared: &Shared) -> u32 {
+fn passes_before_resume(shared: &Shared) -> u32 {
     shared.config.resume.as_ref().map(|c| c.stats.passes).unwrap_or(0)
 }
 

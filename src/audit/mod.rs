@@ -121,16 +121,6 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status: runtime or privilege error (no raw socket, I/O).
 pub const EXIT_RUNTIME: u8 = 3;
 
-/// The plan's protocol as the scanner's. The two types are the same on some
-/// branches; a `match` (not a `From` impl, which would then clash with
-/// `impl From<T> for T`) works either way.
-fn scan_protocol(p: crate::plan::Protocol) -> Protocol {
-    match p {
-        crate::plan::Protocol::Tcp => Protocol::Tcp,
-        crate::plan::Protocol::Udp => Protocol::Udp,
-    }
-}
-
 /// What an audit scans on every node (see the module doc): the union of the
 /// effective plan's ports over all roles, TCP and UDP, plus the whole
 /// NodePort range as TCP.
@@ -139,7 +129,7 @@ pub fn scan_ports(plan: &EffectivePlan) -> PortList {
         .entries
         .iter()
         .flat_map(|e| {
-            let proto = scan_protocol(e.protocol);
+            let proto = e.protocol;
             e.port.ports().map(move |p| (proto, p))
         })
         .collect();
@@ -355,7 +345,7 @@ impl<'a> NodePlan<'a> {
             }
             for p in e.port.ports() {
                 ports
-                    .entry((scan_protocol(e.protocol), p))
+                    .entry((e.protocol, p))
                     .or_default()
                     .push(e);
             }
@@ -402,7 +392,7 @@ pub fn audit(
     let mut known_services: BTreeMap<(Protocol, u16), &NodePortService> = BTreeMap::new();
     for s in services {
         known_services
-            .entry((scan_protocol(s.protocol), s.port))
+            .entry((s.protocol, s.port))
             .or_insert(s);
     }
     let mut findings = Vec::new();
@@ -511,7 +501,7 @@ pub fn audit(
                 let explained = known_services.contains_key(&(proto, port))
                     || plan.entries.iter().any(|e| {
                         !e.nodeport_range
-                            && scan_protocol(e.protocol) == proto
+                            && e.protocol == proto
                             && e.port.contains(port)
                     });
                 let kind = match phase {
@@ -543,7 +533,7 @@ pub fn audit(
                 .entries
                 .iter()
                 .filter(|e| {
-                    scan_protocol(e.protocol) == proto && e.port.contains(port) && !e.nodeport_range
+                    e.protocol == proto && e.port.contains(port) && !e.nodeport_range
                 })
                 .collect();
             let component = others.first().map_or("unknown", |e| e.component.as_str());

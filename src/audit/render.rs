@@ -14,7 +14,7 @@
 //! show only the first of several. A case has several findings only for a
 //! range entry (etcd 2379-2380, the NodePort range).
 
-use super::{scan_protocol, AuditReport, Finding, FindingKind, NodeStatus, NodeSummary, Severity};
+use super::{AuditReport, Finding, FindingKind, NodeStatus, NodeSummary, Severity};
 use crate::plan::{EffectivePlan, PlanEntry};
 use std::fmt::Write as _;
 
@@ -256,7 +256,7 @@ enum Outcome<'a> {
 /// covering its port, preferably one of the same component.
 fn entry_of(entries: &[&PlanEntry], f: &Finding) -> Option<usize> {
     let proto = f.protocol?;
-    let covers = |e: &&PlanEntry| scan_protocol(e.protocol) == proto && e.port.contains(f.port);
+    let covers = |e: &&PlanEntry| e.protocol == proto && e.port.contains(f.port);
     entries
         .iter()
         .position(|e| covers(e) && e.component == f.component)

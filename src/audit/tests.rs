@@ -73,7 +73,7 @@ impl Fake {
                     continue;
                 }
                 for port in e.port.ports() {
-                    let answer = match (scan_protocol(e.protocol), e.component.as_str()) {
+                    let answer = match (e.protocol, e.component.as_str()) {
                         (Tcp, _) => (Tcp, OPEN),
                         (Udp, "chrony") => (Udp, (State::Open, Reason::UdpResponse)),
                         (Udp, _) => (Udp, UDP_SILENT),

@@ -72,19 +72,13 @@ fn interrupted_scan_writes_a_partial_report() {
     let lab = Lab::build(&s).expect("lab builds");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("partial.json");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", lab.scanner_ns(), bin(), "scan"])
-        .args(&s.targets)
-        .args(["-p", &s.ports, "--rate", "50000", "--format", "json", "--output"])
-        .arg(&out)
-        .spawn()
-        .unwrap();
+    let mut child = scan_command(&lab, &s, &out, &["--rate", "50000"]).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     // `ip netns exec` execs the scanner in place: the child's pid is its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let report: portsweep::report::ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let report = read_report(&out);
     assert!(!report.complete);
     assert!(report.stats.probes_sent > 10_000 && report.stats.probes_sent < 737_000, "{:?}", report.stats);
     // What it found is right: every open pair reported is open in truth.
@@ -194,27 +188,19 @@ fn three_concurrent_shards_merge_into_the_single_run_report() {
     let children: Vec<_> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            Command::new("ip")
-                .args(["netns", "exec", lab.scanner_ns(), bin(), "scan"])
-                .args(&s.targets)
-                .args(["-p", &s.ports, "--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1), "--format", "json", "--output"])
-                .arg(f)
-                .spawn()
-                .expect("starts a shard")
-        })
+        .map(|(i, f)| scan_command(&lab, &s, f, &["--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1)]).spawn().expect("starts a shard"))
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let shards: Vec<ScanReport> = files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect();
+    let shards: Vec<ScanReport> = files.iter().map(|f| read_report(f)).collect();
     // The first passes partition the pairs: none twice, none missing.
     let first_pass: u64 = shards.iter().map(|r| r.stats.probes_sent - r.stats.retransmissions).sum();
     assert_eq!(first_pass, 265 * 2797);
     let merged_path = dir.path().join("merged.json");
     let out = Command::new(bin()).arg("merge").args(&files).args(["--format", "json", "--output"]).arg(&merged_path).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let merged: ScanReport = serde_json::from_str(&std::fs::read_to_string(&merged_path).unwrap()).unwrap();
+    let merged = read_report(&merged_path);
     assert_exact(&s, &merged);
     // Pair by pair, the merge says what the single run said.
     let ports = single.port_list().unwrap();
@@ -233,12 +219,7 @@ fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
     let lab = Lab::build(&s).expect("lab builds");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
-    let args = |extra: &[&str]| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", lab.scanner_ns(), bin(), "scan"]).args(&s.targets);
-        c.args(["-p", &s.ports, "--rate", "100000", "--seed", "9", "--format", "json", "--output"]).arg(&out).args(extra);
-        c
-    };
+    let args = |extra: &[&str]| scan_command(&lab, &s, &out, &[&["--rate", "100000", "--seed", "9"], extra].concat());
     // A random point of the ~7.5 s first pass (the clock's nanoseconds).
     let ms = 500 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 5000;
     let mut child = args(&[]).spawn().unwrap();
@@ -247,7 +228,7 @@ fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
     assert_eq!(child.wait().unwrap().code(), Some(130), "interrupted at {ms} ms");
     let checkpoint = dir.path().join("scan.json.checkpoint");
     assert!(checkpoint.exists(), "no checkpoint after SIGINT at {ms} ms");
-    let partial: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let partial = read_report(&out);
     assert!(!partial.complete);
     // A checkpoint of another scan is refused.
     let other = Command::new("ip")
@@ -259,7 +240,7 @@ fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
     assert!(String::from_utf8_lossy(&other.stderr).contains("the checkpoint is of another scan"));
     let status = args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap();
     assert_eq!(status.code(), Some(0));
-    let report: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let report = read_report(&out);
     assert!(report.complete);
     assert_exact(&s, &report);
     // Resuming re-sends nothing the first run had sent in its first pass.
@@ -274,12 +255,7 @@ fn a_second_ctrl_c_exits_at_once_and_the_periodic_checkpoint_resumes() {
     let lab = Lab::build(&s).expect("lab builds");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
-    let args = |extra: &[&str]| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", lab.scanner_ns(), bin(), "scan"]).args(&s.targets);
-        c.args(["-p", &s.ports, "--rate", "40000", "--seed", "3", "--format", "json", "--output"]).arg(&out).args(extra);
-        c
-    };
+    let args = |extra: &[&str]| scan_command(&lab, &s, &out, &[&["--rate", "40000", "--seed", "3"], extra].concat());
     // ~18.5 s of first pass; a checkpoint is refreshed every 10 s.
     let mut child = args(&[]).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(11_500));
@@ -292,7 +268,7 @@ fn a_second_ctrl_c_exits_at_once_and_the_periodic_checkpoint_resumes() {
     assert!(cp.next_chunk > 0);
     let status = args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap();
     assert_eq!(status.code(), Some(0));
-    let report: ScanReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let report = read_report(&out);
     assert!(report.complete);
     assert_exact(&s, &report);
     assert!(!checkpoint.exists(), "a finished scan removes its checkpoint");

@@ -27,22 +27,31 @@ pub fn scenario(name: &str) -> Scenario {
     Scenario::load(&fixture(&format!("scenarios/{name}.toml"))).expect("scenario parses")
 }
 
-/// Runs `portsweep scan` on the scenario's targets and ports inside the
-/// lab's scanner namespace, returning the parsed JSON report.
-pub fn scan_in_lab(lab: &Lab, s: &Scenario, extra: &[&str]) -> (ScanReport, Output) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out_path = dir.path().join("scan.json");
+/// `portsweep scan` of the scenario's targets and ports inside the lab's
+/// scanner namespace, writing JSON to `out`, with `extra` flags.
+pub fn scan_command(lab: &Lab, s: &Scenario, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", lab.scanner_ns(), bin(), "scan"]);
     cmd.args(&s.targets);
     for e in &s.exclude {
         cmd.args(["--exclude", e]);
     }
-    cmd.args(["-p", &s.ports, "--format", "json", "--output"]).arg(&out_path).args(extra);
-    let output = cmd.output().expect("runs portsweep");
+    cmd.args(["-p", &s.ports, "--format", "json", "--output"]).arg(out).args(extra);
+    cmd
+}
+
+/// Reads a JSON scan report.
+pub fn read_report(path: &Path) -> ScanReport {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is valid JSON")
+}
+
+/// Runs `scan_command` to completion, returning the parsed JSON report.
+pub fn scan_in_lab(lab: &Lab, s: &Scenario, extra: &[&str]) -> (ScanReport, Output) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("scan.json");
+    let output = scan_command(lab, s, &out_path, extra).output().expect("runs portsweep");
     assert!(output.status.success(), "scan failed: {}", String::from_utf8_lossy(&output.stderr));
-    let text = std::fs::read_to_string(&out_path).expect("report written");
-    (serde_json::from_str(&text).expect("report is valid JSON"), output)
+    (read_report(&out_path), output)
 }
 
 /// Asserts the report matches the scenario for every pair (states and reasons).

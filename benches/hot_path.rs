@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use portsweep::engine::{self, Answer, ResultStore, ScanConfig, Shard};
 use portsweep::lab::{sim, Scenario};
-use portsweep::target::{HostSet, Permutation, PortList, Protocol, ScanSpace};
+use portsweep::space::{HostSet, Permutation, PortList, Protocol, ScanSpace};
 use portsweep::wire::{Cookie, Reply, SynTemplate, SYN_LEN};
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);

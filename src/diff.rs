@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditReport, Finding, Severity};
 use crate::report::{HostStatus, Reason, ScanReport, State};
-use crate::target::{PortList, Protocol};
+use crate::space::{PortList, Protocol};
 
 /// Either kind of report, read from JSON by its `kind` field.
 pub enum AnyReport {

@@ -2,7 +2,7 @@
 //! answers against the port plan of each node's role.
 //!
 //! Data flows one way through the modules:
-//! `target` (what to probe, in which order) → `wire` (the bytes of a probe and
+//! `space` (what to probe, in which order) → `wire` (the bytes of a probe and
 //! of a reply) → `io` (raw sockets, behind traits) → `engine` (the pipeline that
 //! sends, receives, validates and records) → `report` (states a user reads,
 //! merged shards) → `audit` (findings: `plan` × `inventory` × a report) →
@@ -18,6 +18,6 @@ pub mod io;
 pub mod lab;
 pub mod plan;
 pub mod report;
-pub mod target;
+pub mod space;
 pub mod wire;
 pub mod words;

@@ -10,7 +10,7 @@ use common::*;
 use portsweep::audit::AuditReport;
 use portsweep::lab::verify::{finding_keys, verify_hosts};
 use portsweep::lab::{Lab, Scenario};
-use portsweep::target::HostSet;
+use portsweep::space::HostSet;
 
 /// Runs the scenario's audit with `extra` flags; returns the report, the
 /// exit code and the text written with `--format`.

@@ -11,7 +11,7 @@ use common::*;
 use portsweep::engine::{self, ScanConfig, Shard};
 use portsweep::lab::{sim, verify::verify, Scenario};
 use portsweep::report::{RunInfo, ScanReport};
-use portsweep::target::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
 use portsweep::wire::Cookie;
 
 const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);

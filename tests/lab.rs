@@ -86,7 +86,7 @@ fn interrupted_scan_writes_a_partial_report() {
     let opens: Vec<_> = report.hosts.iter().flat_map(|h| h.ports.iter().filter(|p| p.state.as_str() == "open").map(move |p| (h.address, p.port))).collect();
     assert!(!opens.is_empty());
     for (a, p) in opens {
-        assert_eq!(oracle.truth(a, portsweep::target::Protocol::Tcp, p).state, "open", "{a}:{p}");
+        assert_eq!(oracle.truth(a, portsweep::space::Protocol::Tcp, p).state, "open", "{a}:{p}");
     }
 }
 
@@ -157,8 +157,8 @@ fn diff_of_two_sweeps_lists_exactly_what_changed() {
     let d: portsweep::diff::Diff = serde_json::from_slice(&out.stdout).unwrap();
     // Ground truth: every pair whose state differs between the scenarios.
     let (o1, o2) = (s1.oracle(), s2.oracle());
-    let hosts = portsweep::target::HostSet::parse(&s1.targets, &[]).unwrap();
-    let ports = portsweep::target::PortList::parse(&s1.ports, portsweep::target::Protocol::Tcp).unwrap();
+    let hosts = portsweep::space::HostSet::parse(&s1.targets, &[]).unwrap();
+    let ports = portsweep::space::PortList::parse(&s1.ports, portsweep::space::Protocol::Tcp).unwrap();
     let mut expected = Vec::new();
     for a in hosts.iter() {
         for &(proto, port) in ports.as_slice() {

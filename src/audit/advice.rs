@@ -10,7 +10,7 @@
 use super::{FindingKind, Subject, Vantage};
 use crate::plan::Audience;
 use crate::report::Reason;
-use crate::target::Protocol;
+use crate::space::Protocol;
 use std::net::Ipv4Addr;
 
 /// Components of a Kubernetes install itself: an open port of theirs before

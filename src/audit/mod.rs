@@ -103,7 +103,7 @@ pub use render::{render, render_json, render_junit, render_markdown, render_tabl
 use crate::inventory::{Inventory, NodePortService};
 use crate::plan::{Audience, EffectivePlan, PlanEntry};
 use crate::report::{HostStatus, Reason, ScanReport, State};
-use crate::target::{PortList, Protocol};
+use crate::space::{PortList, Protocol};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

@@ -5,7 +5,7 @@ use super::*;
 use crate::inventory::Node;
 use crate::plan::{ClusterOptions, Plan, PortRange};
 use crate::report::{HostReport, PortReport};
-use crate::target::Protocol::{Tcp, Udp};
+use crate::space::Protocol::{Tcp, Udp};
 
 const CP1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const W1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

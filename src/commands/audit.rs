@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context};
 use portsweep::audit::{self, AuditFormat, AuditReport};
 use portsweep::inventory::{load_services, Inventory};
 use portsweep::report::write_output;
-use portsweep::target::{HostSet, ScanSpace};
+use portsweep::space::{HostSet, ScanSpace};
 
 use super::{plan, scan, stop_flag};
 use crate::cli::AuditArgs;

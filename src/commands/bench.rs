@@ -19,7 +19,7 @@ use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, scor
 use portsweep::lab::scenario::Rule;
 use portsweep::lab::{netns, Lab, Scenario};
 use portsweep::report::ScanReport;
-use portsweep::target::{HostSet, Permutation, PortList, Protocol, ScanSpace};
+use portsweep::space::{HostSet, Permutation, PortList, Protocol, ScanSpace};
 use portsweep::wire::{Cookie, SynTemplate, SYN_LEN};
 
 use crate::cli::{BenchArgs, BenchTool, FloorArgs};

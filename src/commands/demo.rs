@@ -10,7 +10,7 @@ use portsweep::audit::render_table as render_audit_table;
 use portsweep::lab::verify::{finding_keys, verify, verify_hosts};
 use portsweep::lab::{Lab, Scenario};
 use portsweep::report::{render_table, write_output, OutputFormat};
-use portsweep::target::HostSet;
+use portsweep::space::HostSet;
 
 use super::{audit, emit, scan, stop_flag};
 use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
 use portsweep::report::{RunInfo, ScanReport};
-use portsweep::target::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
 use portsweep::wire::Cookie;
 
 use super::stop_flag;

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use super::{Answer, Shared};
-use crate::target::Protocol;
+use crate::space::Protocol;
 
 /// The attempt slot round probes carry (passes use 0..=14).
 pub const ROUND_ATTEMPT: u8 = 15;

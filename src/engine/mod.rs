@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{unbounded, RecvTimeoutError};
 
 use crate::io::{ProbeSink, ReplySource, RxBatch, TxBatch};
-use crate::target::{Permutation, Protocol, ScanSpace};
+use crate::space::{Permutation, Protocol, ScanSpace};
 use crate::wire::cookie::ATTEMPT_SLOTS;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::{payload, udp, Cookie, Reply, SynTemplate, SYN_LEN};

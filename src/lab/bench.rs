@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use super::scenario::Scenario;
 use crate::report::ScanReport;
-use crate::target::{HostSet, PortList, Protocol};
+use crate::space::{HostSet, PortList, Protocol};
 
 /// What a tool said: explicit states per pair, and per-host defaults.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

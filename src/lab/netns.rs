@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::scenario::{Behaviour, IcmpModel, Scenario};
-use crate::target::Protocol;
+use crate::space::Protocol;
 
 pub const SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const TARGET_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);

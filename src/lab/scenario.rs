@@ -47,7 +47,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::target::{HostSet, PortList, Protocol};
+use crate::space::{HostSet, PortList, Protocol};
 
 /// 198.18.0.0/15, the only addresses a lab may use.
 pub const LAB_RANGE: (u32, u32) = (0xC612_0000, 0xC613_FFFF);

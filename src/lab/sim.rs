@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::scenario::{Behaviour, IcmpModel, Oracle, Scenario};
 use crate::io::{ProbeSink, ReplySource, RxBatch, TxBatch};
-use crate::target::{HostSet, Protocol};
+use crate::space::{HostSet, Protocol};
 use crate::wire::{Ipv4Repr, TcpReplyRepr, UdpRepr, SPORT_BASE};
 
 /// splitmix64: a tiny deterministic generator for loss and forgeries.
@@ -196,7 +196,7 @@ pub fn network(scenario: &Scenario, scanner: Ipv4Addr, seed: u64) -> (SimSink, S
     let mut rng = Rng::new(seed);
     let strays = forge_strays(&scenario.present_hosts(), scanner, scenario.strays, &mut rng);
     let hosts = HostSet::parse(&scenario.targets, &scenario.exclude).map(|h| h.len()).unwrap_or(1);
-    let ports = crate::target::PortList::parse(&scenario.ports, Protocol::Tcp).map(|p| p.len() as u64).unwrap_or(1);
+    let ports = crate::space::PortList::parse(&scenario.ports, Protocol::Tcp).map(|p| p.len() as u64).unwrap_or(1);
     let probes = hosts * ports;
     let stray_every = (probes / (scenario.strays as u64 + 1)).max(1);
     (

@@ -3,7 +3,7 @@ use std::net::Ipv4Addr;
 
 use super::scenario::Scenario;
 use crate::report::{HostStatus, ScanReport};
-use crate::target::HostSet;
+use crate::space::HostSet;
 
 /// One pair the report got wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,7 +51,7 @@ pub const DEFAULT_NODEPORT_RANGE: PortRange = PortRange {
     end: 32767,
 };
 
-pub use crate::target::Protocol;
+pub use crate::space::Protocol;
 
 /// Who may reach a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::{build_host, HostStatus, ScanReport};
-use crate::target::{HostSet, Permutation, PortList, Protocol};
+use crate::space::{HostSet, Permutation, PortList, Protocol};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MergeError {

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Answer, Outcome, ScanStats};
-use crate::target::{PortList, Protocol, ScanSpace};
+use crate::space::{PortList, Protocol, ScanSpace};
 
 /// Bumped when a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 1;
@@ -165,7 +165,7 @@ impl ScanReport {
     /// Builds the report from a finished scan.
     pub fn build(space: &ScanSpace, outcome: &Outcome, info: RunInfo) -> ScanReport {
         // A shard covers only its positions of the seeded order.
-        let perm = crate::target::Permutation::new(space.len(), info.seed);
+        let perm = crate::space::Permutation::new(space.len(), info.seed);
         let owned = |index: u64| info.shard_count <= 1 || perm.position_of(index) % info.shard_count == info.shard_index;
         let hosts = (0..space.hosts.len()).into_par_iter().map(|h| host_report(space, outcome, h, &owned)).collect();
         ScanReport {
@@ -196,7 +196,7 @@ impl ScanReport {
         let hi = self.hosts.binary_search_by_key(&addr, |h| h.address).ok()?;
         if let Some((i, n)) = self.shard.split_once('/').and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?))).filter(|&(_, n)| n > 1) {
             let len = self.hosts.len() as u64 * ports.len() as u64;
-            let position = crate::target::Permutation::new(len, self.seed).position_of(hi as u64 * ports.len() as u64 + p);
+            let position = crate::space::Permutation::new(len, self.seed).position_of(hi as u64 * ports.len() as u64 + p);
             if position % n != i - 1 {
                 return None;
             }

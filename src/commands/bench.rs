@@ -16,7 +16,7 @@ use anyhow::{anyhow, Context};
 use portsweep::io::raw::RawSender;
 use portsweep::io::{ProbeSink, TxBatch};
 use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, score_report, Score};
-use portsweep::lab::scenario::Rule;
+use portsweep::lab::scenario::{Rule, RuleText};
 use portsweep::lab::{netns, Lab, Scenario};
 use portsweep::report::ScanReport;
 use portsweep::space::{HostSet, Permutation, PortList, Protocol, ScanSpace};
@@ -99,7 +99,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
     let hosts = HostSet::parse(&scenario.targets, &scenario.exclude).map_err(Failure::input)?;
     if args.sink {
         // Every target exists and answers nothing: the send path alone.
-        scenario.rules.push(Rule { hosts: hosts.clone(), ports: Vec::new(), dead: true });
+        scenario.rules.push(Rule { hosts: hosts.clone(), ports: Vec::new(), dead: true, text: RuleText { addresses: scenario.targets.join(","), ..Default::default() } });
     }
     let ports = PortList::parse(&scenario.ports, Protocol::Tcp).map_err(Failure::input)?;
     let pairs = hosts.len() * ports.len() as u64;

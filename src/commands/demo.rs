@@ -7,10 +7,9 @@ use std::path::Path;
 use anyhow::{anyhow, Context};
 use clap::Parser;
 use portsweep::audit::render_table as render_audit_table;
-use portsweep::lab::verify::{finding_keys, verify, verify_hosts};
+use portsweep::lab::verify::{finding_keys, verify, verify_audit};
 use portsweep::lab::{Lab, Scenario};
 use portsweep::report::{render_table, write_output, OutputFormat};
-use portsweep::space::HostSet;
 
 use super::{audit, emit, scan, stop_flag};
 use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};
@@ -102,8 +101,7 @@ fn run_audit(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::A
         None if args.output.format == Some(OutputFormat::Json) => print!("{}", serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"),
         None => print!("{}", render_audit_table(&report)),
     }
-    let hosts = HostSet::from_ranges(report.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
-    let v = verify_hosts(scenario, &report.scan, &hosts, true);
+    let v = verify_audit(scenario, &report.scan, true);
     let got = finding_keys(&report);
     let expected_found = got == spec.findings;
     println!("ground truth: scan {}; findings {}", v.summary(10), if expected_found { format!("{}/{} as expected", got.len(), spec.findings.len()) } else { format!("DIFFER\n  expected: {:?}\n  reported: {:?}", spec.findings, got) });

@@ -5,12 +5,15 @@
 //! machine (the scanner in one namespace whose only route leads into the
 //! lab, every target in another, answered by real kernel listeners and
 //! shaped by nftables); `sim` plays them as a simulated network for engine
-//! tests without privileges; `verify` compares a scan report with the truth.
+//! tests without privileges; `truth` reads a scenario's ground truth
+//! independently of the scanner's parsers; `verify` compares a scan report
+//! with it.
 pub mod bench;
 pub mod netns;
 pub mod responder;
 pub mod scenario;
 pub mod sim;
+pub mod truth;
 pub mod verify;
 
 pub use netns::{Lab, LabError};

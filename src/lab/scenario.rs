@@ -38,6 +38,8 @@
 //! [audit]
 //! inventory = "../inventories/lab-cluster.ini"
 //! args = ["--phase", "post", "--from", "control-plane", "--addons", "ingress"]
+//! nodes = ["198.19.0.2", "198.19.0.10-198.19.0.12"]  # what it must scan
+//! ports = "T:443,2379-2380,6443,U:123"
 //! findings = ["exposed cp-2 tcp/10259", "unreachable worker-21"]
 //! ```
 //! Addresses outside 198.18.0.0/15 are refused: the lab only ever builds
@@ -48,6 +50,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::space::{HostSet, PortList, Protocol};
+
+pub use super::truth::{Expected, Oracle, Truth};
 
 /// 198.18.0.0/15, the only addresses a lab may use.
 pub const LAB_RANGE: (u32, u32) = (0xC612_0000, 0xC613_FFFF);
@@ -94,6 +98,8 @@ struct RawScan {
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     inventory: String,
+    nodes: Vec<String>,
+    ports: String,
     #[serde(default)]
     services: Option<String>,
     #[serde(default)]
@@ -109,6 +115,12 @@ pub struct AuditSpec {
     pub inventory: std::path::PathBuf,
     pub services: Option<std::path::PathBuf>,
     pub args: Vec<String>,
+    /// The node addresses the audit must scan (the inventory's, as the
+    /// scenario states them: checked independently of the inventory reader).
+    pub nodes: Vec<String>,
+    /// The ports it must scan on each node (the plan's, as the scenario
+    /// states them: checked independently of the plan reader).
+    pub ports: String,
     /// Sorted.
     pub findings: Vec<String>,
 }
@@ -148,12 +160,25 @@ pub enum Behaviour {
     Prohibit,
 }
 
-/// One rule after parsing: addresses and per-port behaviours.
+/// One rule after parsing: addresses and per-port behaviours (read with the
+/// scanner's parsers, to build the lab), and the rule as the file wrote it
+/// (read again independently for the ground truth, see `truth`).
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub hosts: HostSet,
     pub ports: Vec<(PortList, Behaviour)>,
     pub dead: bool,
+    pub text: RuleText,
+}
+
+/// A `[[hosts]]` rule's fields as written.
+#[derive(Debug, Clone, Default)]
+pub struct RuleText {
+    pub addresses: String,
+    pub open: String,
+    pub closed: String,
+    pub drop: String,
+    pub prohibit: String,
 }
 
 /// A parsed scenario.
@@ -169,13 +194,6 @@ pub struct Scenario {
     pub ports: String,
     pub rules: Vec<Rule>,
     pub audit: Option<AuditSpec>,
-}
-
-/// What a correct scan must report for one pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Truth {
-    pub state: &'static str,
-    pub reason: &'static str,
 }
 
 impl Scenario {
@@ -218,7 +236,8 @@ impl Scenario {
                     ports.push((PortList::parse(spec, Protocol::Tcp).map_err(|e| field(at(name), e.to_string()))?, b));
                 }
             }
-            rules.push(Rule { hosts, ports, dead: r.dead });
+            let text = RuleText { addresses: r.addresses.clone(), open: r.open.clone(), closed: r.closed.clone(), drop: r.drop.clone(), prohibit: r.prohibit.clone() };
+            rules.push(Rule { hosts, ports, dead: r.dead, text });
         }
         Ok(Scenario {
             name: name.to_string(),
@@ -233,7 +252,7 @@ impl Scenario {
             audit: raw.audit.map(|a| {
                 let mut findings = a.findings;
                 findings.sort();
-                AuditSpec { inventory: a.inventory.into(), services: a.services.map(Into::into), args: a.args, findings }
+                AuditSpec { inventory: a.inventory.into(), services: a.services.map(Into::into), args: a.args, nodes: a.nodes, ports: a.ports, findings }
             }),
         })
     }
@@ -264,41 +283,15 @@ impl Scenario {
         b
     }
 
-    /// A compiled view for checking many pairs quickly.
+    /// The ground truth, read from the rules' text independently of the
+    /// scanner's parsers (see `truth`).
     pub fn oracle(&self) -> Oracle {
-        Oracle { scenario: self.clone(), present: self.present_hosts(), dead: self.dead_hosts() }
-    }
-}
-
-/// Ground truth lookups with the host sets computed once.
-#[derive(Debug, Clone)]
-pub struct Oracle {
-    scenario: Scenario,
-    present: HostSet,
-    dead: HostSet,
-}
-
-impl Oracle {
-    pub fn behaviour(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Behaviour {
-        self.scenario.behaviour(addr, proto, port)
+        Oracle::of(self)
     }
 
-    pub fn host_up(&self, addr: Ipv4Addr) -> bool {
-        self.present.index_of(addr).is_some() && self.dead.index_of(addr).is_none()
-    }
-
-    pub fn truth(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Truth {
-        let behaviour = if self.host_up(addr) { self.scenario.behaviour(addr, proto, port) } else { Behaviour::Drop };
-        let t = |state, reason| Truth { state, reason };
-        match (proto, behaviour) {
-            (Protocol::Tcp, Behaviour::Open) => t("open", "syn-ack"),
-            (Protocol::Tcp, Behaviour::Closed) => t("closed", "rst"),
-            (Protocol::Tcp, Behaviour::Drop) => t("filtered", "no-response"),
-            (Protocol::Udp, Behaviour::Open) => t("open", "udp-response"),
-            (Protocol::Udp, Behaviour::Closed) => t("closed", "port-unreach"),
-            (Protocol::Udp, Behaviour::Drop) => t("open|filtered", "no-response"),
-            (_, Behaviour::Prohibit) => t("filtered", "admin-prohibited"),
-        }
+    /// The pairs a scan of `[scan]` must cover, read independently.
+    pub fn expected(&self) -> Result<Expected, String> {
+        Expected::of(self)
     }
 }
 

@@ -1,14 +1,24 @@
 //! Checking a scan report against a scenario's ground truth, pair by pair.
+//!
+//! Everything the check expects comes from the scenario file (see `truth`):
+//! which hosts and ports the report must cover, and what each pair must be.
+//! The report is read as its JSON says (a host's listed ports, else its
+//! default), not through the report module's own lookups, so a report that
+//! drops a host or a port, or a lookup bug, shows as a failure rather than
+//! as fewer pairs checked.
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use super::scenario::Scenario;
-use crate::report::{HostStatus, ScanReport};
-use crate::space::HostSet;
+use super::truth::{Expected, Oracle};
+use crate::report::{HostReport, HostStatus, ScanReport};
+use crate::space::Protocol;
 
 /// One pair the report got wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     pub address: Ipv4Addr,
+    pub protocol: Protocol,
     pub port: u16,
     pub expected: String,
     pub reported: String,
@@ -16,76 +26,126 @@ pub struct Mismatch {
 
 #[derive(Debug, Clone, Default)]
 pub struct Verification {
+    /// Pairs the scenario says a correct report covers.
+    pub expected_pairs: u64,
+    /// Pairs compared (those of hosts present in the report).
     pub pairs: u64,
     pub exact: u64,
     pub host_status_errors: Vec<Ipv4Addr>,
     pub mismatches: Vec<Mismatch>,
     pub missing_hosts: Vec<Ipv4Addr>,
+    /// Hosts the report has that the scenario's targets do not.
+    pub extra_hosts: Vec<Ipv4Addr>,
+    /// The report's port list, when it differs from the scenario's.
+    pub wrong_ports: Option<String>,
+    /// Why the scenario itself could not be read.
+    pub scenario_error: Option<String>,
 }
 
 impl Verification {
+    /// Every expected pair was compared and right, every host has the
+    /// right status, and the report covers exactly the expected space.
     pub fn is_exact(&self) -> bool {
-        self.exact == self.pairs && self.host_status_errors.is_empty() && self.missing_hosts.is_empty()
+        self.expected_pairs > 0
+            && self.pairs == self.expected_pairs
+            && self.exact == self.pairs
+            && self.host_status_errors.is_empty()
+            && self.missing_hosts.is_empty()
+            && self.extra_hosts.is_empty()
+            && self.wrong_ports.is_none()
+            && self.scenario_error.is_none()
     }
 
     /// The first few problems, for a test failure or the demo.
     pub fn summary(&self, max: usize) -> String {
-        let mut s = format!("{}/{} pairs exact", self.exact, self.pairs);
+        let mut s = format!("{}/{} pairs exact", self.exact, self.expected_pairs);
+        if let Some(e) = &self.scenario_error {
+            s += &format!("\n  the scenario cannot be read: {e}");
+        }
+        if let Some(p) = &self.wrong_ports {
+            s += &format!("\n  {p}");
+        }
         for m in self.mismatches.iter().take(max) {
-            s += &format!("\n  {}:{} expected {} reported {}", m.address, m.port, m.expected, m.reported);
+            s += &format!("\n  {}:{}/{} expected {} reported {}", m.address, m.port, m.protocol, m.expected, m.reported);
         }
-        if !self.host_status_errors.is_empty() {
-            s += &format!("\n  wrong host status: {:?}", &self.host_status_errors[..self.host_status_errors.len().min(max)]);
-        }
-        if !self.missing_hosts.is_empty() {
-            s += &format!("\n  hosts missing from the report: {:?}", &self.missing_hosts[..self.missing_hosts.len().min(max)]);
+        for (what, list) in [("wrong host status", &self.host_status_errors), ("hosts missing from the report", &self.missing_hosts), ("hosts the report should not have", &self.extra_hosts)] {
+            if !list.is_empty() {
+                s += &format!("\n  {what}: {:?}", &list[..list.len().min(max)]);
+            }
         }
         s
     }
 }
 
-/// Compares every (target, port) of the scenario's scan with the report.
+/// Compares a scan of the scenario's `[scan]` section with the truth.
 /// `check_reasons` also compares reasons (off where ICMP may be limited).
 pub fn verify(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> Verification {
-    match HostSet::parse(&scenario.targets, &scenario.exclude) {
-        Ok(hosts) => verify_hosts(scenario, report, &hosts, check_reasons),
-        Err(_) => Verification::default(),
+    match scenario.expected() {
+        Ok(expected) => verify_expected(&scenario.oracle(), &expected, report, check_reasons),
+        Err(e) => Verification { scenario_error: Some(e), ..Default::default() },
     }
 }
 
-/// Compares every (host, port) of `hosts` × the report's ports with the
-/// scenario's truth (an audit's scan covers the inventory's nodes).
-pub fn verify_hosts(scenario: &Scenario, report: &ScanReport, hosts: &HostSet, check_reasons: bool) -> Verification {
-    let oracle = scenario.oracle();
-    let mut v = Verification::default();
-    let Some(ports) = report.port_list() else {
-        return v;
+/// Compares the scan inside an audit with the truth, over the nodes and
+/// ports the scenario's `[audit]` section says the audit must scan.
+pub fn verify_audit(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> Verification {
+    let Some(spec) = &scenario.audit else {
+        return Verification { scenario_error: Some("no [audit] section".into()), ..Default::default() };
     };
-    for addr in hosts.iter() {
-        let Ok(i) = report.hosts.binary_search_by_key(&addr, |h| h.address) else {
+    let mut s = scenario.clone();
+    s.targets = spec.nodes.clone();
+    s.exclude = Vec::new();
+    s.ports = spec.ports.clone();
+    verify(&s, report, check_reasons)
+}
+
+/// A host's pairs as the JSON report states them: its listed ports, and
+/// its default for every other.
+struct Reported<'a> {
+    host: &'a HostReport,
+    listed: HashMap<(Protocol, u16), (&'static str, &'static str)>,
+}
+
+impl<'a> Reported<'a> {
+    fn new(host: &'a HostReport) -> Self {
+        Reported { host, listed: host.ports.iter().map(|p| ((p.protocol, p.port), (p.state.as_str(), p.reason.as_str()))).collect() }
+    }
+
+    fn get(&self, proto: Protocol, port: u16) -> (&'static str, &'static str) {
+        self.listed.get(&(proto, port)).copied().unwrap_or((self.host.default_state.as_str(), self.host.default_reason.as_str()))
+    }
+}
+
+fn verify_expected(oracle: &Oracle, expected: &Expected, report: &ScanReport, check_reasons: bool) -> Verification {
+    let mut v = Verification { expected_pairs: expected.pairs(), ..Default::default() };
+    match Expected::ports(&report.ports) {
+        Ok(ports) if ports == expected.ports => {}
+        Ok(ports) => v.wrong_ports = Some(format!("the report scanned {} ports ({}), the scenario {}", ports.len(), report.ports, expected.ports.len())),
+        Err(e) => v.wrong_ports = Some(format!("the report's port list {:?} does not read: {e}", report.ports)),
+    }
+    let by_address: HashMap<Ipv4Addr, &HostReport> = report.hosts.iter().map(|h| (h.address, h)).collect();
+    let wanted: BTreeSet<Ipv4Addr> = expected.hosts.iter().copied().collect();
+    v.extra_hosts = report.hosts.iter().map(|h| h.address).filter(|a| !wanted.contains(a)).collect();
+    for &addr in &expected.hosts {
+        let Some(host) = by_address.get(&addr) else {
             v.missing_hosts.push(addr);
             continue;
         };
+        let pairs = Reported::new(host);
         // A host is up when it answered anything at all.
         let mut expected_up = false;
-        for &(proto, port) in ports.as_slice() {
+        for &(proto, port) in &expected.ports {
             v.pairs += 1;
             let truth = oracle.truth(addr, proto, port);
             expected_up |= truth.reason != "no-response";
-            let got = report.lookup(addr, proto, port, &ports);
-            let ok = got.is_some_and(|(s, r)| s.as_str() == truth.state && (!check_reasons || r.as_str() == truth.reason));
-            if ok {
+            let (state, reason) = pairs.get(proto, port);
+            if state == truth.state && (!check_reasons || reason == truth.reason) {
                 v.exact += 1;
             } else if v.mismatches.len() < 1000 {
-                v.mismatches.push(Mismatch {
-                    address: addr,
-                    port,
-                    expected: format!("{} ({})", truth.state, truth.reason),
-                    reported: got.map(|(s, r)| format!("{} ({})", s.as_str(), r.as_str())).unwrap_or_else(|| "nothing".into()),
-                });
+                v.mismatches.push(Mismatch { address: addr, protocol: proto, port, expected: format!("{} ({})", truth.state, truth.reason), reported: format!("{state} ({reason})") });
             }
         }
-        if (report.hosts[i].status == HostStatus::Up) != expected_up {
+        if (host.status == HostStatus::Up) != expected_up {
             v.host_status_errors.push(addr);
         }
     }
@@ -105,4 +165,115 @@ pub fn finding_keys(report: &crate::audit::AuditReport) -> Vec<String> {
         .collect();
     keys.sort();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{PortReport, Reason, State};
+
+    const S: &str = r#"
+        [scan]
+        targets = ["198.19.1.0/30"]
+        exclude = ["198.19.1.3"]
+        ports = "22,80,U:123"
+        [[hosts]]
+        addresses = "198.19.1.0-198.19.1.1"
+        open = "80"
+        [[hosts]]
+        addresses = "198.19.1.1"
+        drop = "22"
+    "#;
+
+    fn host(a: u8, up: bool, ports: Vec<PortReport>) -> HostReport {
+        let (default_state, default_reason) = if up { (State::Closed, Reason::Rst) } else { (State::Filtered, Reason::NoResponse) };
+        HostReport { address: Ipv4Addr::new(198, 19, 1, a), status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports }
+    }
+
+    fn port(proto: Protocol, port: u16, state: State, reason: Reason) -> PortReport {
+        PortReport { port, protocol: proto, state, reason, ttl: None }
+    }
+
+    /// The correct report for `S`: .0 and .1 up with 80 open and 123
+    /// closed, .1's 22 dropped; .2 down.
+    fn correct() -> ScanReport {
+        let udp_closed = port(Protocol::Udp, 123, State::Closed, Reason::PortUnreach);
+        let open = port(Protocol::Tcp, 80, State::Open, Reason::SynAck);
+        let down_udp = port(Protocol::Udp, 123, State::OpenFiltered, Reason::NoResponse);
+        ScanReport {
+            portsweep: "test".into(),
+            format_version: crate::report::FORMAT_VERSION,
+            kind: "scan".into(),
+            started: String::new(),
+            finished: String::new(),
+            complete: true,
+            args: Vec::new(),
+            seed: 1,
+            shard: "1/1".into(),
+            ports: "T:22,80,U:123".into(),
+            stats: Default::default(),
+            hosts: vec![
+                host(0, true, vec![open.clone(), udp_closed.clone()]),
+                host(1, true, vec![port(Protocol::Tcp, 22, State::Filtered, Reason::NoResponse), open, udp_closed]),
+                host(2, false, vec![down_udp]),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_correct_report_is_exact_and_every_defect_is_not() {
+        let s = Scenario::parse(S, "s.toml", "s").unwrap();
+        let v = verify(&s, &correct(), true);
+        assert!(v.is_exact(), "{}", v.summary(5));
+        assert_eq!((v.expected_pairs, v.pairs, v.exact), (9, 9, 9));
+
+        // A port dropped from the report (and from every host).
+        let mut r = correct();
+        r.ports = "T:22,80".into();
+        for h in &mut r.hosts {
+            h.ports.retain(|p| p.protocol == Protocol::Tcp);
+        }
+        let v = verify(&s, &r, true);
+        assert!(!v.is_exact());
+        assert!(v.wrong_ports.as_deref().is_some_and(|w| w.contains("2 ports")), "{:?}", v.wrong_ports);
+
+        // A host dropped, a host too many.
+        let mut r = correct();
+        r.hosts.pop();
+        let v = verify(&s, &r, true);
+        assert_eq!((v.is_exact(), v.missing_hosts.clone(), v.pairs), (false, vec![Ipv4Addr::new(198, 19, 1, 2)], 6));
+        let mut r = correct();
+        r.hosts.push(host(3, false, Vec::new()));
+        assert_eq!(verify(&s, &r, true).extra_hosts, vec![Ipv4Addr::new(198, 19, 1, 3)]);
+
+        // One wrong pair; a wrong reason only when reasons count.
+        let mut r = correct();
+        r.hosts[0].ports[0].state = State::Closed;
+        let v = verify(&s, &r, true);
+        assert_eq!((v.exact, v.mismatches.len()), (8, 1));
+        assert_eq!(v.mismatches[0].reported, "closed (syn-ack)");
+        let mut r = correct();
+        r.hosts[1].ports[0].reason = Reason::AdminProhibited;
+        assert!(!verify(&s, &r, true).is_exact());
+        assert!(verify(&s, &r, false).is_exact());
+
+        // A host's status.
+        let mut r = correct();
+        r.hosts[2].status = HostStatus::Up;
+        assert_eq!(verify(&s, &r, true).host_status_errors, vec![Ipv4Addr::new(198, 19, 1, 2)]);
+    }
+
+    #[test]
+    fn nothing_to_check_is_never_exact() {
+        let s = Scenario::parse(&S.replace("ports = \"22,80,U:123\"", "ports = \"\""), "s.toml", "s");
+        // An empty port list is refused by the scanner's parser already;
+        // the check must not call 0 of 0 pairs exact either.
+        if let Ok(s) = s {
+            let mut r = correct();
+            r.ports = String::new();
+            assert!(!verify(&s, &r, true).is_exact());
+        }
+        let v = Verification::default();
+        assert!(!v.is_exact());
+    }
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 use super::scenario::{Behaviour, IcmpModel, Oracle, Scenario};
 use crate::io::{ProbeSink, ReplySource, RxBatch, TxBatch};
 use crate::space::{HostSet, Protocol};
-use crate::wire::{Ipv4Repr, TcpReplyRepr, UdpRepr, SPORT_BASE};
+use crate::wire::SPORT_BASE;
 
 /// splitmix64: a tiny deterministic generator for loss and forgeries.
 #[derive(Debug, Clone)]
@@ -216,42 +216,109 @@ impl SimSink {
         self.buckets.entry(key).or_insert(Bucket { tokens: 6.0, last: Instant::now() }).take()
     }
 
-    fn answer(&mut self, probe: &[u8]) -> Option<Vec<u8>> {
-        let (ip, payload) = Ipv4Repr::parse(probe).ok()?;
-        if ip.protocol == 17 {
-            return self.answer_udp(probe, ip, UdpRepr::parse(payload).ok()?);
-        }
-        let syn = TcpReplyRepr::parse(payload).ok()?;
-        if self.rng.chance(self.loss) || !self.oracle.host_up(ip.dst) {
+    /// The target's answer to one probe, or `None` for silence (a probe
+    /// the target's kernel would drop counts as lost, so a codec bug shows
+    /// as wrong states).
+    fn answer(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let probe = Probe::parse(bytes)?;
+        if self.rng.chance(self.loss) || !self.oracle.host_up(probe.dst) {
             return None;
         }
-        let reply = match self.oracle.behaviour(ip.dst, Protocol::Tcp, syn.dport) {
-            Behaviour::Open => tcp_packet(ip.dst, ip.src, syn.dport, syn.sport, 7, syn.seq.wrapping_add(1), TcpFlags::SYN | TcpFlags::ACK),
-            Behaviour::Closed => tcp_packet(ip.dst, ip.src, syn.dport, syn.sport, 0, syn.seq.wrapping_add(1), TcpFlags::RST | TcpFlags::ACK),
-            Behaviour::Prohibit => icmp_unreachable(ip.dst, ip.src, 13, probe),
-            Behaviour::Drop => return None,
+        let (src, dst, sport, dport) = (probe.dst, probe.src, probe.dport, probe.sport);
+        let reply = match (probe.transport, self.oracle.behaviour(probe.dst, probe.protocol(), probe.dport)) {
+            (Transport::Syn { seq }, Behaviour::Open) => tcp_packet(src, dst, sport, dport, 7, seq.wrapping_add(1), TcpFlags::SYN | TcpFlags::ACK),
+            (Transport::Syn { seq }, Behaviour::Closed) => tcp_packet(src, dst, sport, dport, 0, seq.wrapping_add(1), TcpFlags::RST | TcpFlags::ACK),
+            (Transport::Datagram { payload }, Behaviour::Open) => match (sport, super::responder::ntp_reply(payload)) {
+                (123, Some(r)) => udp_packet(src, dst, sport, dport, &r),
+                (123, None) => return None,
+                _ => udp_packet(src, dst, sport, dport, payload),
+            },
+            (Transport::Datagram { .. }, Behaviour::Closed) if self.icmp_allowed(probe.dst) => icmp_unreachable(src, dst, 3, bytes),
+            (_, Behaviour::Prohibit) => icmp_unreachable(src, dst, 13, bytes),
+            (_, Behaviour::Closed | Behaviour::Drop) => return None,
         };
         (!self.rng.chance(self.loss)).then_some(reply)
     }
 }
 
-impl SimSink {
-    fn answer_udp(&mut self, probe: &[u8], ip: Ipv4Repr, udp: UdpRepr<'_>) -> Option<Vec<u8>> {
-        if self.rng.chance(self.loss) || !self.oracle.host_up(ip.dst) {
+/// A probe as the target's kernel reads it, parsed here by byte offsets and
+/// not with the scanner's `wire` code, so that a codec bug on the scanner's
+/// side is not mirrored by the network it is tested against. What a kernel
+/// would drop (a bad transport checksum, a wrong length, a TCP segment that
+/// is not a bare SYN) parses as `None`. The IP header checksum is not
+/// checked: a raw socket's kernel fills it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub transport: Transport<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport<'a> {
+    Syn { seq: u32 },
+    Datagram { payload: &'a [u8] },
+}
+
+impl<'a> Probe<'a> {
+    pub fn parse(p: &'a [u8]) -> Option<Probe<'a>> {
+        let be16 = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+        if p.len() < 20 || p[0] >> 4 != 4 {
             return None;
         }
-        let reply = match self.oracle.behaviour(ip.dst, Protocol::Udp, udp.dport) {
-            Behaviour::Open => match (udp.dport, super::responder::ntp_reply(udp.payload)) {
-                (123, Some(r)) => udp_packet(ip.dst, ip.src, udp.dport, udp.sport, &r),
-                (123, None) => return None,
-                _ => udp_packet(ip.dst, ip.src, udp.dport, udp.sport, udp.payload),
-            },
-            Behaviour::Closed if self.icmp_allowed(ip.dst) => icmp_unreachable(ip.dst, ip.src, 3, probe),
-            Behaviour::Closed | Behaviour::Drop => return None,
-            Behaviour::Prohibit => icmp_unreachable(ip.dst, ip.src, 13, probe),
+        let ihl = (p[0] & 0x0f) as usize * 4;
+        let total = be16(p, 2) as usize;
+        if ihl < 20 || total < ihl + 8 || total > p.len() || be16(p, 6) & 0x3fff != 0 {
+            return None; // short, lying about its length, or a fragment
+        }
+        let (src, dst) = (Ipv4Addr::new(p[12], p[13], p[14], p[15]), Ipv4Addr::new(p[16], p[17], p[18], p[19]));
+        let t = &p[ihl..total];
+        if transport_checksum(src, dst, p[9], t) != 0 && !(p[9] == 17 && be16(t, 6) == 0) {
+            return None;
+        }
+        let (sport, dport) = (be16(t, 0), be16(t, 2));
+        let transport = match p[9] {
+            6 => {
+                let offset = (t[12] >> 4) as usize * 4;
+                if t.len() < 20 || offset < 20 || offset > t.len() || t[13] & 0x3f != 0x02 {
+                    return None; // not a bare SYN
+                }
+                Transport::Syn { seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]) }
+            }
+            17 if be16(t, 4) as usize == t.len() => Transport::Datagram { payload: &t[8..] },
+            _ => return None,
         };
-        (!self.rng.chance(self.loss)).then_some(reply)
+        Some(Probe { src, dst, sport, dport, transport })
     }
+
+    pub fn protocol(&self) -> Protocol {
+        match self.transport {
+            Transport::Syn { .. } => Protocol::Tcp,
+            Transport::Datagram { .. } => Protocol::Udp,
+        }
+    }
+}
+
+/// The Internet checksum (RFC 1071) over the pseudo-header and `segment`:
+/// 0 when the segment's own checksum field is right.
+fn transport_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for pair in b.chunks(2) {
+            sum += u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0));
+        }
+    };
+    add(&src.octets());
+    add(&dst.octets());
+    add(&[0, protocol]);
+    add(&(segment.len() as u16).to_be_bytes());
+    add(segment);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 impl ProbeSink for SimSink {
@@ -285,5 +352,46 @@ impl ReplySource for SimSource {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{cookie::ProbeTag, payload::Payload, udp, SynTemplate, SYN_LEN};
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(198, 19, 1, 7);
+
+    #[test]
+    fn the_network_reads_the_scanners_probes_and_drops_what_a_kernel_would() {
+        let tag = ProbeTag { sport: 50001, seq: 0xdead_beef, token: 0x0102_0304_0506_0708 };
+        let mut syn = [0u8; SYN_LEN];
+        SynTemplate::new().emit(&mut syn, SRC, DST, 6443, tag, 9);
+        assert_eq!(Probe::parse(&syn), Some(Probe { src: SRC, dst: DST, sport: 50001, dport: 6443, transport: Transport::Syn { seq: 0xdead_beef } }));
+        for n in 0..syn.len() {
+            assert_eq!(Probe::parse(&syn[..n]), None, "truncated to {n}");
+        }
+        for i in 20..syn.len() {
+            let mut bad = syn;
+            bad[i] ^= 0x10;
+            assert_eq!(Probe::parse(&bad), None, "byte {i} flipped: a kernel drops it on the checksum");
+        }
+
+        let mut buf = [0u8; 256];
+        let n = udp::emit(&mut buf, SRC, DST, 123, tag, 9, Payload::Ntp);
+        let p = Probe::parse(&buf[..n]).expect("an NTP probe");
+        assert_eq!((p.sport, p.dport, p.protocol()), (50001, 123, Protocol::Udp));
+        let Transport::Datagram { payload } = p.transport else { panic!("{p:?}") };
+        assert_eq!(payload.len(), 48);
+        assert_eq!(&payload[40..48], &tag.token.to_be_bytes(), "the transmit timestamp carries the cookie");
+        let mut bad = buf;
+        bad[30] ^= 1;
+        assert_eq!(Probe::parse(&bad[..n]), None);
+        // Checksum 0 means none for UDP.
+        let mut none = buf;
+        none[26..28].copy_from_slice(&[0, 0]);
+        none[30] ^= 1;
+        assert!(Probe::parse(&none[..n]).is_some());
     }
 }

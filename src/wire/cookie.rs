@@ -127,7 +127,18 @@ mod tests {
     }
 
     #[test]
-    fn random_keys_differ() {
-        assert_ne!(Cookie::random(), Cookie::random());
+    fn random_keys_are_whole_keys() {
+        // 64 random keys: every one distinct in both halves, and every bit
+        // of both halves both set and clear somewhere. A key from a clock,
+        // a counter, or a half-filled buffer fails (the chance that a fair
+        // bit is the same in all 64 keys is 2^-63 per bit).
+        let keys: Vec<Cookie> = (0..64).map(|_| Cookie::random()).collect();
+        for half in [|c: &Cookie| c.k0, |c: &Cookie| c.k1] {
+            let words: std::collections::BTreeSet<u64> = keys.iter().map(half).collect();
+            assert_eq!(words.len(), 64);
+            let (ors, ands) = keys.iter().map(half).fold((0u64, u64::MAX), |(o, a), w| (o | w, a & w));
+            assert_eq!((ors, ands), (u64::MAX, 0), "a bit never varies");
+        }
+        assert_ne!(keys[0].k0, keys[0].k1);
     }
 }

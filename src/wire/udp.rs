@@ -96,7 +96,36 @@ mod tests {
             }
             r => panic!("{r:?}"),
         }
-        assert_eq!(quoted_word(SRC, DST, 123, tag, Payload::Ntp), u32::from_be_bytes([buf[24], buf[25], buf[26], buf[27]]));
+        // What an ICMP error quotes: the UDP length (8 + 48) and the
+        // checksum, computed here from RFC 768/1071 without pnet or emit().
+        let word = quoted_word(SRC, DST, 123, tag, Payload::Ntp);
+        assert_eq!(word >> 16, 56);
+        assert_eq!(word as u16, rfc768_checksum(SRC, DST, &buf[20..n]));
+        // Another cookie, another checksum: the quote identifies the probe.
+        let other = ProbeTag { token: tag.token ^ 1, ..tag };
+        assert_ne!(quoted_word(SRC, DST, 123, other, Payload::Ntp), word);
+    }
+
+    /// The UDP checksum of `datagram` (its own checksum field taken as 0),
+    /// 0 sent as 0xFFFF.
+    fn rfc768_checksum(src: Ipv4Addr, dst: Ipv4Addr, datagram: &[u8]) -> u16 {
+        let mut d = datagram.to_vec();
+        d[6..8].fill(0);
+        let mut bytes: Vec<u8> = [src.octets(), dst.octets()].concat();
+        bytes.extend([0, 17]);
+        bytes.extend((d.len() as u16).to_be_bytes());
+        bytes.extend(&d);
+        if bytes.len() % 2 == 1 {
+            bytes.push(0);
+        }
+        let mut sum: u32 = bytes.chunks(2).map(|w| u32::from(w[0]) << 8 | u32::from(w[1])).sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        match !(sum as u16) {
+            0 => 0xffff,
+            c => c,
+        }
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Verification {
     /// Pairs compared (those of hosts present in the report).
     pub pairs: u64,
     pub exact: u64,
+    /// Pairs left silent by an interrupted scan (see [`verify_interrupted`]).
+    pub unanswered: u64,
     pub host_status_errors: Vec<Ipv4Addr>,
     pub mismatches: Vec<Mismatch>,
     pub missing_hosts: Vec<Ipv4Addr>,
@@ -81,7 +83,19 @@ impl Verification {
 /// `check_reasons` also compares reasons (off where ICMP may be limited).
 pub fn verify(scenario: &Scenario, report: &ScanReport, check_reasons: bool) -> Verification {
     match scenario.expected() {
-        Ok(expected) => verify_expected(&scenario.oracle(), &expected, report, check_reasons),
+        Ok(expected) => verify_expected(&scenario.oracle(), &expected, report, check_reasons, false),
+        Err(e) => Verification { scenario_error: Some(e), ..Default::default() },
+    }
+}
+
+/// Checks the partial report of an interrupted scan: every pair must be
+/// right (state and reason) or still silent (`no-response`, counted in
+/// `unanswered`: maybe never probed), and every host reported up must be
+/// up. Such a report is never exact; a right one has no mismatches and no
+/// host errors.
+pub fn verify_interrupted(scenario: &Scenario, report: &ScanReport) -> Verification {
+    match scenario.expected() {
+        Ok(expected) => verify_expected(&scenario.oracle(), &expected, report, true, true),
         Err(e) => Verification { scenario_error: Some(e), ..Default::default() },
     }
 }
@@ -116,7 +130,7 @@ impl<'a> Reported<'a> {
     }
 }
 
-fn verify_expected(oracle: &Oracle, expected: &Expected, report: &ScanReport, check_reasons: bool) -> Verification {
+fn verify_expected(oracle: &Oracle, expected: &Expected, report: &ScanReport, check_reasons: bool, interrupted: bool) -> Verification {
     let mut v = Verification { expected_pairs: expected.pairs(), ..Default::default() };
     match Expected::ports(&report.ports) {
         Ok(ports) if ports == expected.ports => {}
@@ -141,11 +155,14 @@ fn verify_expected(oracle: &Oracle, expected: &Expected, report: &ScanReport, ch
             let (state, reason) = pairs.get(proto, port);
             if state == truth.state && (!check_reasons || reason == truth.reason) {
                 v.exact += 1;
+            } else if interrupted && reason == "no-response" {
+                v.unanswered += 1;
             } else if v.mismatches.len() < 1000 {
                 v.mismatches.push(Mismatch { address: addr, protocol: proto, port, expected: format!("{} ({})", truth.state, truth.reason), reported: format!("{state} ({reason})") });
             }
         }
-        if (host.status == HostStatus::Up) != expected_up {
+        let reported_up = host.status == HostStatus::Up;
+        if reported_up != expected_up && !(interrupted && !reported_up) {
             v.host_status_errors.push(addr);
         }
     }

@@ -148,9 +148,13 @@ fn services_file_is_not_a_node_inventory() {
 
 #[test]
 fn ports_to_probe_per_kubeasz_node() {
-    // The kubeasz fixture says CLUSTER_NETWORK="calico".
+    // The CNI is the one the kubeasz fixture's CLUSTER_NETWORK names
+    // (calico: 179 and 5473 below); portsweep itself takes it from --cni.
+    let text = std::fs::read_to_string(fixture("kubeasz-hosts.multi-node")).unwrap();
+    let cni = text.lines().find_map(|l| l.strip_prefix("CLUSTER_NETWORK=")).expect("the fixture names its CNI").trim_matches('"');
+    assert_eq!(cni, "calico");
     let inv = Inventory::load(fixture("kubeasz-hosts.multi-node")).unwrap();
-    let plan = Plan::builtin().effective(&"cni=calico".parse::<ClusterOptions>().unwrap());
+    let plan = Plan::builtin().effective(&format!("cni={cni}").parse::<ClusterOptions>().unwrap());
     let nodeports = 30000..=32767u16;
     let expect = |extra: &[u16]| -> Vec<u16> {
         let mut v: Vec<u16> = extra.to_vec();

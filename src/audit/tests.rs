@@ -53,11 +53,13 @@ struct Fake {
 }
 
 impl Fake {
-    /// A cluster as it should look. `Pre`: nothing listens (TCP RST, UDP
-    /// port unreachable). `Post`: every planned port that is not `self`,
-    /// legacy or the NodePort range listens (a UDP tunnel stays silent,
-    /// chrony answers); everything else is closed.
-    fn healthy(plan: &EffectivePlan, inv: &Inventory, phase: Phase) -> Fake {
+    /// A cluster as it should look (`plan` made from `opts`, as `plan()`
+    /// takes them: the plan gives the ports scanned, the seed what listens). `Pre`:
+    /// nothing listens (TCP RST, UDP port unreachable) but the registry's
+    /// services. `Post`: what [`seed_listeners`] says for each role;
+    /// everything else is closed. The truth is written from the seed table,
+    /// not read from the plan, so a misread plan fails these tests.
+    fn healthy(plan: &EffectivePlan, opts: &str, inv: &Inventory, phase: Phase) -> Fake {
         let ports = scan_ports(plan);
         let mut hosts = BTreeMap::new();
         for node in &inv.nodes {
@@ -65,20 +67,13 @@ impl Fake {
             for &(proto, port) in ports.as_slice() {
                 pairs.insert((proto, port), if proto == Tcp { RST } else { UDP_CLOSED });
             }
-            // Before the install only the registry's services run (the
-            // install pulls from them); after it, every planned service.
-            for e in plan.entries_for_roles(&node.roles) {
-                let installed = phase == Phase::Post || e.has_role(REGISTRY_ROLE);
-                if !installed || e.nodeport_range || e.legacy || e.audience == Audience::SelfOnly {
+            for role in &node.roles {
+                if phase == Phase::Pre && role != REGISTRY_ROLE {
                     continue;
                 }
-                for port in e.port.ports() {
-                    let answer = match (e.protocol, e.component.as_str()) {
-                        (Tcp, _) => (Tcp, OPEN),
-                        (Udp, "chrony") => (Udp, (State::Open, Reason::UdpResponse)),
-                        (Udp, _) => (Udp, UDP_SILENT),
-                    };
-                    pairs.insert((answer.0, port), answer.1);
+                for (proto, port, seen) in seed_listeners(opts, role) {
+                    assert!(ports.index_of(proto, port).is_some(), "{port}/{proto} listens but is not scanned");
+                    pairs.insert((proto, port), seen);
                 }
             }
             hosts.insert(node.address, (true, pairs));
@@ -181,6 +176,45 @@ impl Observations for Fake {
     }
 }
 
+/// What answers another host on a healthy node of `role` after the install,
+/// from `../shared/seed/k8s-ports.md` and the README's choices (`self` and
+/// legacy ports bound to loopback, the NodePort range empty, UDP tunnels
+/// silent, chrony answering). `opts` as `plan()` takes them.
+fn seed_listeners(opts: &str, role: &str) -> Vec<(Protocol, u16, (State, Reason))> {
+    let has = |o: &str| opts.split(',').any(|kv| kv == o || kv.strip_prefix("addons=").is_some_and(|a| a.split('+').any(|x| Some(x) == o.strip_prefix("addon:"))));
+    let cni = if has("cni=calico") { "calico" } else if has("cni=cilium") { "cilium" } else { "flannel" };
+    let mut tcp: Vec<u16> = Vec::new();
+    let mut udp_silent: Vec<u16> = Vec::new();
+    match role {
+        "registry" => return vec![(Tcp, 443, OPEN), (Tcp, 38088, OPEN), (Udp, 123, (State::Open, Reason::UdpResponse))],
+        "control-plane" => tcp.extend([6443, 2379, 2380, 10250, 10256]),
+        "worker" => {
+            tcp.extend([10250, 10256]);
+            if has("addon:ingress") {
+                tcp.extend([80, 443]);
+            }
+        }
+        other => panic!("no seed role {other}"),
+    }
+    match cni {
+        "calico" => tcp.extend([179, 5473]),
+        "cilium" => {
+            tcp.extend([9963, 4240, 9962, 9965, 4244]);
+            udp_silent.push(8472);
+        }
+        _ => udp_silent.push(if has("flannel-backend=udp") { 8285 } else { 8472 }),
+    }
+    if role == "control-plane" && has("lb=kube-vip") {
+        tcp.push(2112);
+    }
+    for (addon, port) in [("addon:kuboard", 32766), ("addon:grafana", 32765), ("addon:redis", 32379)] {
+        if has(addon) {
+            tcp.push(port);
+        }
+    }
+    tcp.into_iter().map(|p| (Tcp, p, OPEN)).chain(udp_silent.into_iter().map(|p| (Udp, p, UDP_SILENT))).collect()
+}
+
 /// (kind, node, protocol, port) of each finding, in report order.
 fn keys(findings: &[Finding]) -> Vec<(FindingKind, &str, Option<Protocol>, u16)> {
     findings
@@ -232,7 +266,7 @@ fn vantage_matrix() {
 fn a_healthy_cluster_has_no_findings_in_either_phase_from_any_vantage() {
     let (p, inv) = (plan(""), cluster());
     for phase in Phase::ALL {
-        let fake = Fake::healthy(&p, &inv, *phase);
+        let fake = Fake::healthy(&p, "", &inv, *phase);
         for from in Vantage::ALL {
             assert_eq!(
                 keys(&audit(&p, &inv, &[], *phase, *from, &fake)),
@@ -242,7 +276,7 @@ fn a_healthy_cluster_has_no_findings_in_either_phase_from_any_vantage() {
         }
     }
     let p = plan("cni=cilium,lb=kube-vip,addons=ingress+kuboard+grafana+redis");
-    let fake = Fake::healthy(&p, &inv, Phase::Post);
+    let fake = Fake::healthy(&p, "cni=cilium,lb=kube-vip,addons=ingress+kuboard+grafana+redis", &inv, Phase::Post);
     assert_eq!(
         keys(&audit(
             &p,
@@ -259,7 +293,7 @@ fn a_healthy_cluster_has_no_findings_in_either_phase_from_any_vantage() {
 #[test]
 fn pre_install_squatters_are_conflicts() {
     let (p, inv) = (plan(""), cluster());
-    let mut fake = Fake::healthy(&p, &inv, Phase::Pre);
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Pre);
     fake.set(CP1, Tcp, 6443, OPEN) // an old API server
         .set(CP1, Tcp, 10259, OPEN) // planned self port, in use: still a conflict
         .set(W1, Tcp, 30080, OPEN) // a host process in the NodePort range
@@ -307,7 +341,7 @@ fn pre_install_squatters_are_conflicts() {
 
 /// The broken cluster of the post-install tests.
 fn broken_post(p: &EffectivePlan, inv: &Inventory) -> Fake {
-    let mut fake = Fake::healthy(p, inv, Phase::Post);
+    let mut fake = Fake::healthy(p, "", inv, Phase::Post);
     fake.set(W1, Tcp, 10250, SILENT) // kubelet behind a firewall
         .set(CP1, Tcp, 10259, OPEN) // scheduler on 0.0.0.0
         .set(CP1, Tcp, 10251, OPEN) // legacy insecure scheduler port
@@ -508,7 +542,7 @@ fn vxlan_silence_is_healthy_closed_is_missing_prohibited_is_blocked() {
         (UDP_CLOSED, Some(Missing)),
         ((State::Filtered, Reason::HostProhibited), Some(Blocked)),
     ] {
-        let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+        let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
         fake.set(W2, Udp, 8472, seen);
         let findings = audit(&p, &inv, &[], Phase::Post, Vantage::Node, &fake);
         let got = keys(&findings);
@@ -523,7 +557,7 @@ fn vxlan_silence_is_healthy_closed_is_missing_prohibited_is_blocked() {
 #[test]
 fn ingress_addon_ports_must_answer_and_its_self_ports_must_not() {
     let (p, inv) = (plan("addons=ingress"), cluster());
-    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    let mut fake = Fake::healthy(&p, "addons=ingress", &inv, Phase::Post);
     fake.set(W1, Tcp, 80, RST).set(W2, Tcp, 10254, OPEN);
     let findings = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
     assert_eq!(
@@ -551,7 +585,7 @@ fn ingress_addon_ports_must_answer_and_its_self_ports_must_not() {
 #[test]
 fn known_nodeports_must_answer_on_kube_proxy_nodes_unknown_ones_must_not() {
     let (p, inv) = (plan("addons=kuboard"), cluster());
-    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    let mut fake = Fake::healthy(&p, "addons=kuboard", &inv, Phase::Post);
     for a in [CP1, W1, W2, W3] {
         fake.set(a, Tcp, 30090, OPEN);
     }
@@ -595,7 +629,7 @@ fn known_nodeports_must_answer_on_kube_proxy_nodes_unknown_ones_must_not() {
     );
     // The range itself is never judged port by port: all of it closed or
     // filtered is fine from every vantage.
-    let mut quiet = Fake::healthy(&p, &inv, Phase::Post);
+    let mut quiet = Fake::healthy(&p, "addons=kuboard", &inv, Phase::Post);
     for port in 30000..=30100 {
         quiet.set(W1, Tcp, port, SILENT);
     }
@@ -611,7 +645,7 @@ fn known_nodeports_must_answer_on_kube_proxy_nodes_unknown_ones_must_not() {
 fn a_dead_node_gets_exactly_one_finding() {
     let (p, inv) = (plan(""), cluster());
     for phase in Phase::ALL {
-        let mut fake = Fake::healthy(&p, &inv, *phase);
+        let mut fake = Fake::healthy(&p, "", &inv, *phase);
         fake.down(CP1);
         let findings = audit(&p, &inv, &[], *phase, Vantage::ControlPlane, &fake);
         assert_eq!(
@@ -672,7 +706,7 @@ fn several_roles_get_the_union_and_one_finding_per_port() {
         Node::new("edge", W1, &["registry", "worker"]),
         Node::new("all", CP1, &["control-plane", "worker"]),
     ]);
-    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    let mut fake = Fake::healthy(&p, "addons=ingress", &inv, Phase::Post);
     // 443 is both harbor's and the ingress's: judged once.
     fake.set(W1, Tcp, 443, RST)
         .set(W1, Tcp, 38088, RST) // registry role
@@ -746,7 +780,7 @@ fn words_parse_print_and_serialize_alike() {
 #[test]
 fn exit_code_counts_findings_at_or_above_fail_on() {
     let (p, inv) = (plan(""), cluster());
-    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
     fake.set(W1, Tcp, 38088, OPEN); // one warning
     let warn = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
     assert_eq!(keys(&warn), vec![(Unexpected, "w1", Some(Tcp), 38088)]);
@@ -833,16 +867,22 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
         Vantage::ControlPlane,
         fake.to_report(),
     );
+    // The same findings as the observations give, stated exactly (not by
+    // calling `audit` again: a shared bug would agree with itself).
+    let t = Some(Tcp);
     assert_eq!(
-        report.findings,
-        audit(
-            &p,
-            &inv,
-            &services,
-            Phase::Post,
-            Vantage::ControlPlane,
-            &fake
-        )
+        keys(&report.findings),
+        vec![
+            (Blocked, "cp1", t, 2379),
+            (Exposed, "cp1", t, 10251),
+            (Exposed, "cp1", t, 10259),
+            (Blocked, "w1", t, 10250),
+            (Unexpected, "w1", t, 30080),
+            (Unexpected, "w1", t, 30081),
+            (Unexpected, "w1", t, 38088),
+            (Missing, "w2", Some(Udp), 8472),
+            (Unreachable, "w3", None, 0),
+        ]
     );
     assert_eq!(
         (report.kind.as_str(), report.format_version),
@@ -1157,7 +1197,7 @@ fn junit_has_one_case_per_node_and_planned_entry() {
 fn junit_escapes_what_it_writes() {
     let inv = Inventory::from_nodes([Node::new("a<&>\"'\u{1}b", W1, &["worker"])]);
     let p = plan("");
-    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
     fake.set(W1, Tcp, 10250, RST);
     let mut report = AuditReport::build(
         &p,
@@ -1276,7 +1316,7 @@ fn legacy_ports_are_never_missing_only_exposed() {
         .merge_user(user)
         .effective(&ClusterOptions::default());
     let inv = cluster();
-    let mut fake = Fake::healthy(&p, &inv, Phase::Post);
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
     assert_eq!(fake.state(W1, Tcp, 4194), Some(RST));
     for from in Vantage::ALL {
         assert_eq!(

@@ -222,6 +222,7 @@ pub struct PlanArgs {
 #[derive(Debug, Subcommand)]
 pub enum LabAction {
     /// Delete lab namespaces left behind by killed processes.
+    #[command(after_help = "Examples:\n  portsweep lab clean\nOnly namespaces named psw<pid>x… whose process <pid> is gone are removed.")]
     Clean,
     /// Benchmark portsweep, masscan, nmap and the kernel's floor side by side on a scenario's lab.
     #[command(after_help = "Examples:

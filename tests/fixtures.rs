@@ -24,3 +24,32 @@ fn every_scenario_parses_and_is_runnable() {
     }
     assert!(n >= 12, "only {n} scenarios");
 }
+
+/// The numbers a scenario's description states ("265 addresses", "2,797
+/// ports", "741,205 pairs", "64 workers on 1,000 TCP ports", "5,000 forged
+/// replies") are those of its scan, counted from the file by the
+/// independent reader.
+#[test]
+fn counts_in_scenario_descriptions_are_true() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixture("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        let s = Scenario::load(&path).unwrap();
+        let Ok(e) = s.expected() else { continue };
+        let words: Vec<&str> = s.description.split_whitespace().collect();
+        for w in words.windows(2) {
+            let Ok(n) = w[0].trim_start_matches('(').replace(',', "").parse::<u64>() else { continue };
+            let unit = w[1].trim_end_matches([',', ')', '.']);
+            let actual = match unit {
+                "addresses" => e.hosts.len() as u64,
+                "ports" => e.ports.len() as u64,
+                "pairs" => e.pairs(),
+                "forged" => s.strays as u64,
+                _ => continue,
+            };
+            assert_eq!(n, actual, "{}: the description says {n} {unit}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 7, "only {checked} counts checked");
+}

@@ -230,11 +230,53 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
             floor.map(|f| format!("{:.2}", wall / f)).unwrap_or_else(|| "—".into()),
         );
     }
+    // The headline is the ratios (they hold across machines); the absolute
+    // times are this run's, on this machine, on this day.
+    let median_of = |prefix: &str| table.iter().find(|t| t.0.starts_with(prefix)).map(|t| median(t.1.iter().map(|r| r.wall).collect()));
+    if let Some(ps) = median_of("portsweep") {
+        let ratios: Vec<String> = [("floor", "the send-only floor"), ("masscan --rate", "masscan"), ("masscan --retries", "masscan --retries 2"), ("nmap", "nmap")]
+            .iter()
+            .filter_map(|(prefix, label)| median_of(prefix).map(|m| format!("{:.2} × {label}", ps / m)))
+            .collect();
+        if !ratios.is_empty() {
+            text += &format!("\nportsweep's median wall time = {}.\n", ratios.join(", "));
+        }
+    }
+    text = format!("{}\n\n{text}", provenance());
     print!("{text}");
     if let Some(path) = &args.output {
         std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())).with_context(|| format!("writing {}", path.display())).map_err(Failure::runtime)?;
     }
     Ok(0)
+}
+
+/// When, where and how the figures were made: the date, the machine (cores,
+/// memory, kernel, distribution), the tools' versions and the command line.
+fn provenance() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_kib: u64 = read("/proc/meminfo").lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
+    let distro = read("/etc/os-release").lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).unwrap_or("").trim_matches('"').to_string();
+    let version = |cmd: &str, arg: &str| {
+        std::process::Command::new(cmd).arg(arg).output().ok().and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.lines().find(|l| l.to_ascii_lowercase().contains("version")).map(|l| l.split(" (").next().unwrap_or(l).trim().to_string())
+        })
+    };
+    let tools: Vec<String> = [version("masscan", "--version"), version("nmap", "--version")].into_iter().flatten().collect();
+    let mut argv: Vec<String> = std::env::args().collect();
+    if let Some(first) = argv.first_mut() {
+        *first = "portsweep".into();
+    }
+    format!(
+        "Measured {} on {cores} cores, {:.0} GiB, Linux {}, {distro}{}; portsweep {}.\nCommand: `{}`",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+        mem_kib as f64 / (1 << 20) as f64,
+        read("/proc/sys/kernel/osrelease").trim(),
+        if tools.is_empty() { String::new() } else { format!("; {}", tools.join("; ")) },
+        env!("CARGO_PKG_VERSION"),
+        argv.join(" ")
+    )
 }
 
 /// `portsweep lab floor`: one SYN per pair from two threads, no receive.

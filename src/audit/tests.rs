@@ -791,6 +791,47 @@ fn exit_code_counts_findings_at_or_above_fail_on() {
     fake.set(W1, Tcp, 10256, SILENT); // plus an error
     let err = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
     assert_eq!(exit_code(&err, Severity::Error), 1);
+    // The report's own exit code is the same rule.
+    let report = |fake: &Fake| AuditReport::build(&p, &inv, &[], Phase::Post, Vantage::External, fake.to_report());
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
+    assert_eq!(report(&fake).exit_code(Severity::Info), 0, "a healthy cluster");
+    fake.set(W1, Tcp, 38088, OPEN);
+    assert_eq!((report(&fake).exit_code(Severity::Error), report(&fake).exit_code(Severity::Warning)), (0, 1));
+}
+
+#[test]
+fn conflicts_name_the_component_or_the_range_and_the_command_that_finds_the_process() {
+    // kuboard's planned NodePort is in the range, but it is a planned
+    // entry: its own message, not the range's; a UDP squatter gets the UDP
+    // form of the `ss` command.
+    let (p, inv) = (plan("addons=kuboard"), cluster());
+    let mut fake = Fake::healthy(&p, "addons=kuboard", &inv, Phase::Pre);
+    fake.set(W1, Tcp, 32766, OPEN)
+        .set(W2, Udp, 8472, (State::Open, Reason::UdpResponse))
+        .set(W3, Tcp, 30001, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Pre, Vantage::External, &fake);
+    assert_eq!(
+        keys(&findings),
+        vec![(Conflict, "w1", Some(Tcp), 32766), (Conflict, "w2", Some(Udp), 8472), (Conflict, "w3", Some(Tcp), 30001)]
+    );
+    let text: Vec<(&str, &str)> = findings.iter().map(|f| (f.message.as_str(), f.hint.as_str())).collect();
+    assert_eq!(
+        text,
+        vec![
+            (
+                "32766/tcp is already in use before install: kuboard will fail to bind it.",
+                "Stop or move the process shown by `ss -ltnp 'sport = :32766'` on the node before installing."
+            ),
+            (
+                "8472/udp is already in use before install: flannel will fail to bind it.",
+                "A CNI from a previous install may still run: remove it (and its interfaces), or stop the process shown by `ss -lunp 'sport = :8472'`."
+            ),
+            (
+                "30001/tcp in the NodePort range 30000-32767 is already in use before install: a Service given this NodePort would collide with the process.",
+                "Stop or move the process shown by `ss -ltnp 'sport = :30001'` on the node, or set a --service-node-port-range that avoids it."
+            ),
+        ]
+    );
 }
 
 /// Three hosts: mostly closed, down, mostly open (default `open`).

@@ -1383,3 +1383,59 @@ fn legacy_ports_are_never_missing_only_exposed() {
     );
     assert_eq!(findings[0].hint, "Set the kubelet's healthzBindAddress to 127.0.0.1 (--healthz-bind-address) or firewall it.");
 }
+
+#[test]
+fn render_dispatches_each_format_to_its_renderer() {
+    let (p, inv) = (plan(""), cluster());
+    let report = AuditReport::build(&p, &inv, &[service(30090, "web")], Phase::Post, Vantage::ControlPlane, broken_post(&p, &inv).to_report());
+    assert_eq!(render(&report, &p, AuditFormat::Table), render_table(&report));
+    assert_eq!(render(&report, &p, AuditFormat::Json), render_json(&report));
+    assert_eq!(render(&report, &p, AuditFormat::Junit), render_junit(&report, &p));
+    assert_eq!(render(&report, &p, AuditFormat::Markdown), render_markdown(&report));
+    let distinct: std::collections::BTreeSet<String> = [AuditFormat::Table, AuditFormat::Json, AuditFormat::Junit, AuditFormat::Markdown].iter().map(|f| render(&report, &p, *f)).collect();
+    assert_eq!(distinct.len(), 4);
+}
+
+#[test]
+fn node_by_node_matrix_from_per_node_reports() {
+    let (p, inv) = (plan(""), cluster());
+    let services = [service(30090, "web")];
+    let mut from_cp = AuditReport::build(&p, &inv, &services, Phase::Post, Vantage::ControlPlane, broken_post(&p, &inv).to_report());
+    from_cp.vantage_node = Some("cp1".into());
+    // The healthy cluster has no Service on 30090: judged without --services.
+    let mut from_w1 = AuditReport::build(&p, &inv, &[], Phase::Post, Vantage::Node, Fake::healthy(&p, "", &inv, Phase::Post).to_report());
+    from_w1.vantage_node = Some("w1".into());
+    let unnamed = AuditReport::build(&p, &inv, &[], Phase::Post, Vantage::Node, Fake::healthy(&p, "", &inv, Phase::Post).to_report());
+    let m = matrix::matrix(&[from_cp, from_w1, unnamed]);
+    assert_eq!(m.sources, ["cp1", "w1", "?3"]);
+    assert_eq!(m.targets, ["cp1", "reg", "w1", "w2", "w3"]);
+    let cells: Vec<(&str, &str, bool, String)> = m.cells.iter().map(|c| (c.from.as_str(), c.to.as_str(), c.ok, c.problems.join("; "))).collect();
+    let ok = |from, to| (from, to, true, String::new());
+    assert_eq!(
+        cells,
+        vec![
+            // cp1's own findings (exposed, blocked etcd) are the diagonal:
+            // left out; exposed and unexpected are not reachability.
+            ("cp1", "w1", false, "10250/tcp blocked".to_string()),
+            ("cp1", "w2", false, "8472/udp missing".to_string()),
+            ("cp1", "w3", false, "unreachable".to_string()),
+            ok("cp1", "reg"),
+            ok("w1", "cp1"),
+            ok("w1", "w2"),
+            ok("w1", "w3"),
+            ok("w1", "reg"),
+            ok("?3", "cp1"),
+            ok("?3", "w1"),
+            ok("?3", "w2"),
+            ok("?3", "w3"),
+            ok("?3", "reg"),
+        ]
+    );
+    assert_eq!(
+        matrix::render_table(&m),
+        "cp1 → 1/4 nodes reachable on every port that must answer\n    ✗ w1: 10250/tcp blocked\n    ✗ w2: 8472/udp missing\n    ✗ w3: unreachable\n\
+         w1 → 4/4 nodes reachable on every port that must answer\n\
+         ?3 → 5/5 nodes reachable on every port that must answer\n\
+         3 sources × 5 targets: 13 cells, 3 with problems\n"
+    );
+}

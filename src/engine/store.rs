@@ -226,8 +226,29 @@ mod tests {
         assert_eq!(s.host_ttl(0), None);
         // A /16 × 2,784 ports fits the 128 MiB budget.
         assert!(ResultStore::bytes_for(65_536 * 2_784, 65_536) < 128 << 20);
-        assert_eq!(Answer::from_icmp_code(13), Some(Answer::AdminProhibited));
-        assert_eq!(Answer::from_icmp_code(4), None);
         assert_eq!(Answer::from_nibble(15), Answer::None);
+    }
+
+    #[test]
+    fn icmp_codes_map_as_nmap_counts_them() {
+        use Answer::*;
+        let mapped: Vec<(u8, Answer)> = (0..=255u8).filter_map(|c| Answer::from_icmp_code(c).map(|a| (c, a))).collect();
+        assert_eq!(mapped, vec![(0, NetUnreach), (1, HostUnreach), (2, ProtoUnreach), (3, PortUnreach), (9, NetProhibited), (10, HostProhibited), (13, AdminProhibited)]);
+    }
+
+    #[test]
+    fn a_store_comes_back_from_its_words_and_refuses_other_sizes() {
+        let s = ResultStore::new(100, 70);
+        s.record(3, Answer::SynAck);
+        s.record(99, Answer::PortUnreach);
+        s.mark_host_up(69, None);
+        let (words, up) = s.words();
+        let back = ResultStore::from_words(100, 70, &words, &up).expect("same sizes");
+        assert!((0..100).all(|i| back.get(i) == s.get(i)));
+        assert!(back.host_is_up(69) && !back.host_is_up(0));
+        assert!(ResultStore::from_words(100, 70, &words[1..], &up).is_none(), "a word short");
+        assert!(ResultStore::from_words(100, 70, &words, &up[1..]).is_none(), "a host word short");
+        assert!(ResultStore::from_words(200, 70, &words, &up).is_none(), "another space");
+        assert!(ResultStore::from_words(100, 200, &words, &up).is_none(), "other hosts");
     }
 }

@@ -230,6 +230,27 @@ mod tests {
     }
 
     #[test]
+    fn counts_sizes_and_updates_in_any_word() {
+        let s = ResultStore::new(100, 3);
+        assert_eq!((s.len(), s.is_empty(), s.answered()), (100, false, 0));
+        assert!(ResultStore::new(0, 0).is_empty());
+        for (i, a) in [(0, Answer::Rst), (15, Answer::SynAck), (16, Answer::UdpReply), (40, Answer::PortUnreach), (99, Answer::AdminProhibited)] {
+            s.record(i, a);
+        }
+        assert_eq!(s.answered(), 5);
+        // `set` overwrites one nibble of word 2 (pairs 32..48) and nothing else.
+        s.set(40, Answer::SynAck);
+        s.set(41, Answer::Rst);
+        let got: Vec<(u64, Answer)> = (0..100).map(|i| (i, s.get(i))).filter(|p| p.1 != Answer::None).collect();
+        assert_eq!(got, vec![(0, Answer::Rst), (15, Answer::SynAck), (16, Answer::UdpReply), (40, Answer::SynAck), (41, Answer::Rst), (99, Answer::AdminProhibited)]);
+        assert_eq!(s.answered(), 6);
+        // 4 bits a pair in 8-byte words, a bit a host in 8-byte words, a
+        // TTL byte a host.
+        assert_eq!(ResultStore::bytes_for(100, 3), 7 * 8 + 8 + 3);
+        assert_eq!(ResultStore::bytes_for(65_536 * 2_784, 65_536), 65_536 * 2_784 / 2 + 65_536 / 8 + 65_536);
+    }
+
+    #[test]
     fn icmp_codes_map_as_nmap_counts_them() {
         use Answer::*;
         let mapped: Vec<(u8, Answer)> = (0..=255u8).filter_map(|c| Answer::from_icmp_code(c).map(|a| (c, a))).collect();

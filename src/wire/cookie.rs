@@ -127,6 +127,35 @@ mod tests {
     }
 
     #[test]
+    fn port_bits_come_from_the_hash_and_attempts_wrap() {
+        let c = Cookie::new(1, 2);
+        // 10 keyed bits: over 256 ports the source ports take many values.
+        let sports: std::collections::BTreeSet<u16> = (1..=256).map(|p| c.tag(A, B, 6, p, 0).sport).collect();
+        assert!(sports.len() > 200, "{} distinct source ports", sports.len());
+        assert!(sports.iter().all(|s| (s - SPORT_BASE) & 0xF == 0), "attempt 0 in the low bits");
+        assert_eq!(c.tag(A, B, 6, 80, 17), c.tag(A, B, 6, 80, 1), "attempts are modulo 16");
+        // The lowest source port we use is ours: find a pair whose keyed
+        // bits are 0, so its attempt-0 probe leaves from SPORT_BASE itself.
+        let p = (1..=u16::MAX).find(|&p| c.tag(A, B, 17, p, 0).sport == SPORT_BASE).expect("1 in 1024 ports");
+        let t = c.tag(A, B, 17, p, 0);
+        assert_eq!(c.check(A, B, 17, p, SPORT_BASE, t.seq), Some(0));
+        assert_eq!(c.check_port(A, B, 17, p, SPORT_BASE), Some((0, t)));
+    }
+
+    #[test]
+    fn udp_replies_are_checked_by_their_port_bits() {
+        let c = Cookie::new(5, 6);
+        for attempt in [0, 3, 15] {
+            let t = c.tag(A, B, 17, 8472, attempt);
+            assert_eq!(c.check_port(A, B, 17, 8472, t.sport), Some((attempt, t)));
+        }
+        let t = c.tag(A, B, 17, 8472, 3);
+        assert_eq!(c.check_port(A, B, 17, 8472, t.sport ^ 0x10), None, "another keyed bit");
+        assert_eq!(c.check_port(A, B, 17, 8472, SPORT_BASE - 1), None);
+        assert_eq!(c.check_port(A, B, 17, 8472, 123), None);
+    }
+
+    #[test]
     fn random_keys_are_whole_keys() {
         // 64 random keys: every one distinct in both halves, and every bit
         // of both halves both set and clear somewhere. A key from a clock,

@@ -87,6 +87,15 @@ mod tests {
     }
 
     #[test]
+    fn short_icmp_messages_are_truncated_not_a_panic() {
+        let full = error(3, 28);
+        for n in 0..=8 {
+            assert_eq!(UnreachableRepr::parse(&full[20..20 + n]), Err(ParseError::Truncated), "{n} bytes");
+        }
+        assert!(UnreachableRepr::parse(&full[20..]).is_ok());
+    }
+
+    #[test]
     fn rejects_short_quotes_and_other_types() {
         for n in 0..28 {
             assert!(Reply::parse(&error(3, n)).is_err(), "quote of {n} bytes accepted");

@@ -112,4 +112,17 @@ mod tests {
         assert_eq!(Ipv4Repr::parse(&mf), Err(ParseError::Fragment));
         assert!(Ipv4Repr::parse_quoted(&mf).is_ok());
     }
+
+    #[test]
+    fn a_bare_header_is_a_packet_with_nothing_behind_it() {
+        // Exactly 20 bytes, total length 20: valid, empty payload (the
+        // bounds are `<`, not `<=`).
+        let b = header(20, 5);
+        let (r, payload) = Ipv4Repr::parse(&b[..20]).expect("a bare header");
+        assert_eq!((r.protocol, payload.len()), (PROTO_TCP, 0));
+        // A 24-byte header (options) with total 24, exactly that long.
+        let mut opt = header(24, 6);
+        opt.truncate(24);
+        assert_eq!(Ipv4Repr::parse(&opt).map(|(_, p)| p.len()), Ok(0));
+    }
 }

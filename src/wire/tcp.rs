@@ -145,6 +145,10 @@ mod tests {
         let mut bad = buf;
         bad[32] = 0x40; // data offset 4 words
         assert_eq!(TcpReplyRepr::parse(&bad[20..]), Err(ParseError::Malformed));
+        // Exactly the header the offset claims: valid (bounds are `<`).
+        let mut bare = buf;
+        bare[32] = 0x50; // 5 words, no options
+        assert_eq!(TcpReplyRepr::parse(&bare[20..40]).map(|t| (t.sport, t.dport, t.seq)), Ok((50000, 80, 1)));
     }
 
     #[test]

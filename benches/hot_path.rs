@@ -9,6 +9,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use portsweep::engine::{self, Answer, ResultStore, ScanConfig, Shard};
 use portsweep::lab::{sim, Scenario};
 use portsweep::space::{HostSet, Permutation, PortList, Protocol, ScanSpace};
+use portsweep::wire::payload::PayloadTable;
 use portsweep::wire::{Cookie, Reply, SynTemplate, SYN_LEN};
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -76,7 +77,7 @@ fn engine_pass(c: &mut Criterion) {
         b.iter_batched(
             || sim::network(&s, SRC, 1),
             |(sink, source)| {
-                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1), resume: None };
+                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1), resume: None, payloads: PayloadTable::builtin() };
                 engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).expect("engine runs")
             },
             BatchSize::PerIteration,

@@ -341,6 +341,9 @@ pub struct ScanArgs {
     /// Targets to leave out (same forms as TARGET).
     #[arg(long, value_name = "TARGET")]
     pub exclude: Vec<String>,
+    /// A plan file whose `udp_payloads` the UDP probes carry (the plan's ports are not scanned: give them with -p).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]

@@ -12,14 +12,19 @@ use portsweep::engine::{self, ScanConfig, Shard};
 use portsweep::lab::{sim, verify::verify, Scenario};
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::wire::payload::PayloadTable;
 use portsweep::wire::Cookie;
 
 const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
 fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
+    simulate_with(s, max_retries, seed, PayloadTable::builtin())
+}
+
+fn simulate_with(s: &Scenario, max_retries: u8, seed: u64, payloads: PayloadTable) -> ScanReport {
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
     let (sink, source) = sim::network(s, SCANNER, seed);
-    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30), resume: None };
+    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30), resume: None, payloads };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
     ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard_index: 0, shard_count: 1 })
 }
@@ -74,4 +79,28 @@ fn udp_behind_one_shared_icmp_limiter_is_exact_after_rounds() {
     let r = simulate(&s, 8, 6);
     assert_exact(&s, &r);
     assert!(r.stats.icmp_rounds >= 10, "{:?}", r.stats);
+}
+
+#[test]
+fn a_plans_payloads_travel_with_its_scan() {
+    // NTP answers only a client request: with the built-in table 123/udp is
+    // open; with a plan that sends 48 zero bytes there (not a request) it
+    // stays silent. Both scans in one process: the table is the scan's
+    // value, not process-wide state.
+    let s = Scenario::parse(
+        "[scan]\ntargets = [\"198.19.5.1\"]\nports = \"U:123,9999\"\n[[hosts]]\naddresses = \"198.19.5.1\"\nopen = \"U:123,9999\"\n",
+        "t.toml",
+        "t",
+    )
+    .unwrap();
+    let state = |r: &ScanReport, port: u16| {
+        let h = &r.hosts[0];
+        h.ports.iter().find(|p| p.port == port).map(|p| p.state.as_str()).unwrap_or(h.default_state.as_str()).to_string()
+    };
+    let builtin = simulate(&s, 2, 11);
+    assert_eq!((state(&builtin, 123), state(&builtin, 9999)), ("open".into(), "open".into()));
+    let plan = simulate_with(&s, 2, 12, PayloadTable::with_custom([(123, vec![0u8; 48])]));
+    assert_eq!((state(&plan, 123), state(&plan, 9999)), ("open|filtered".into(), "open".into()));
+    let again = simulate(&s, 2, 13);
+    assert_eq!(state(&again, 123), "open");
 }

@@ -40,11 +40,16 @@ fn ss(protocol: Protocol, port: u16) -> String {
     format!("`ss -l{t}np 'sport = :{port}'`")
 }
 
+/// `control-plane`, `control-plane and worker`, `a, b and c`.
 fn roles_text(roles: &[String]) -> String {
-    if roles.is_empty() {
-        "no role".to_string()
-    } else {
-        roles.join(", ")
+    listed(roles, "and").unwrap_or_else(|| "no role".to_string())
+}
+
+fn listed(items: &[String], conjunction: &str) -> Option<String> {
+    match items {
+        [] => None,
+        [one] => Some(one.clone()),
+        [init @ .., last] => Some(format!("{} {conjunction} {last}", init.join(", "))),
     }
 }
 
@@ -356,8 +361,9 @@ fn unexpected(s: &Subject, label: &str) -> (String, String) {
              control-plane: fix the node's roles, or stop the leftover (`kubeadm reset`, or {find})."
         ),
         c => format!(
-            "If this node should have the role {planned}, fix the inventory; otherwise stop {c} \
+            "If this node should have the role {}, fix the inventory; otherwise stop {c} \
              here (see {find}) or firewall {}/{}.",
+            listed(&s.planned_roles, "or").unwrap_or_default(),
             s.port, s.protocol
         ),
     };

@@ -1236,7 +1236,7 @@ fn junit_has_one_case_per_node_and_planned_entry() {
 
 #[test]
 fn junit_escapes_what_it_writes() {
-    let inv = Inventory::from_nodes([Node::new("a<&>\"'\u{1}b", W1, &["worker"])]);
+    let inv = Inventory::from_nodes([Node::new("a<&>\"'\u{1}b\u{FFFF}\u{FFFE}", W1, &["worker"])]);
     let p = plan("");
     let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
     fake.set(W1, Tcp, 10250, RST);
@@ -1438,4 +1438,68 @@ fn node_by_node_matrix_from_per_node_reports() {
          ?3 → 5/5 nodes reachable on every port that must answer\n\
          3 sources × 5 targets: 13 cells, 3 with problems\n"
     );
+}
+
+#[test]
+fn unknown_nodeport_listeners_after_install_are_named_as_such() {
+    let (p, inv) = (plan(""), cluster());
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
+    fake.set(W1, Tcp, 30080, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(keys(&findings), vec![(Unexpected, "w1", Some(Tcp), 30080)]);
+    assert_eq!(
+        (findings[0].component.as_str(), findings[0].message.as_str(), findings[0].hint.as_str()),
+        (
+            "unknown",
+            "An unknown listener answers on 30080/tcp in the NodePort range 30000-32767: no add-on or known Service uses it, so a host process squats a port the API server may allocate to a Service.",
+            "Find it with `ss -ltnp 'sport = :30080'` on the node and stop or move it; if it is a Service's NodePort, pass --services (kubectl get svc -A -o json) so the audit knows it."
+        )
+    );
+}
+
+#[test]
+fn a_known_service_on_a_planned_port_is_judged_once() {
+    // kuboard's NodePort is planned (the add-on) and also a Service in
+    // --services: down on w1, it is one finding, the plan's.
+    let (p, inv) = (plan("addons=kuboard"), cluster());
+    let mut fake = Fake::healthy(&p, "addons=kuboard", &inv, Phase::Post);
+    fake.set(W1, Tcp, 32766, RST);
+    let findings = audit(&p, &inv, &[service(32766, "kuboard")], Phase::Post, Vantage::External, &fake);
+    assert_eq!(keys(&findings), vec![(Missing, "w1", Some(Tcp), 32766)]);
+    assert_eq!(findings[0].component, "kuboard");
+}
+
+#[test]
+fn hints_name_the_component_specific_fix() {
+    let adm = (State::Filtered, Reason::AdminProhibited);
+    // (plan options, vantage, node, pair, observed, kind, what the hint or message says)
+    let cases: Vec<(&str, Vantage, Ipv4Addr, (Protocol, u16), (State, Reason), FindingKind, &str)> = vec![
+        ("", Vantage::ControlPlane, CP1, (Tcp, 2379), SILENT, Blocked, "etcd members and kube-apiserver talk on it: allow 2379/tcp"),
+        ("", Vantage::External, CP1, (Tcp, 6443), SILENT, Blocked, "Every kubelet and client needs it: allow 6443/tcp"),
+        ("", Vantage::Node, W1, (Udp, 8472), adm, Blocked, "It is flannel's tunnel, pod traffic between nodes needs it: allow 8472/udp"),
+        ("cni=calico", Vantage::Node, W1, (Tcp, 179), SILENT, Blocked, "It is Calico's BGP peering: allow 179/tcp"),
+        ("", Vantage::External, W1, (Tcp, 10248), OPEN, Exposed, "Set the kubelet's healthzBindAddress to 127.0.0.1"),
+        ("", Vantage::External, W1, (Tcp, 6443), OPEN, Unexpected, "A control-plane component runs on a node the inventory does not list as control-plane"),
+        ("cni=calico", Vantage::External, REG, (Tcp, 5473), OPEN, Unexpected, "If this node should have the role control-plane or worker, fix the inventory; otherwise stop calico-typha here"),
+    ];
+    for (opts, from, node, (proto, port), seen, kind, says) in cases {
+        let p = plan(opts);
+        let inv = cluster();
+        let mut fake = Fake::healthy(&p, opts, &inv, Phase::Post);
+        fake.set(node, proto, port, seen);
+        let findings = audit(&p, &inv, &[], Phase::Post, from, &fake);
+        let f = findings.iter().find(|f| f.port == port && f.protocol == Some(proto)).unwrap_or_else(|| panic!("{port}/{proto}: {:?}", keys(&findings)));
+        assert_eq!(f.kind, kind, "{port}/{proto}");
+        assert!(f.hint.starts_with(says) || f.message.contains(says), "{port}/{proto}: {} / {}", f.message, f.hint);
+    }
+    // kuboard's NodePort answering on the registry: planned for other
+    // roles, so it is named as kuboard, not as an unknown range listener.
+    let p = plan("addons=kuboard");
+    let inv = cluster();
+    let mut fake = Fake::healthy(&p, "addons=kuboard", &inv, Phase::Post);
+    fake.set(REG, Tcp, 32766, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(keys(&findings), vec![(Unexpected, "reg", Some(Tcp), 32766)]);
+    assert_eq!(findings[0].component, "kuboard");
+    assert!(findings[0].message.contains("answers, but the plan gives it to control-plane and worker nodes and this node is registry"), "{}", findings[0].message);
 }

@@ -1,6 +1,7 @@
 //! `portsweep audit`: who is which node (inventory), what each role must
 //! and must not expose (plan), what the nodes answer (scan), and the
 //! findings in between.
+use portsweep::wire::payload::PayloadTable;
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -58,7 +59,6 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         None => Vec::new(),
     };
     let plan = plan::effective(&args.cluster)?;
-    portsweep::wire::payload::register_custom(plan.udp_payloads.iter().map(|(p, b)| (*p, b.clone())).collect());
     let ports = audit::scan_ports(&plan);
     let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
     let space = ScanSpace::new(hosts, ports);
@@ -80,7 +80,8 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         );
         return Ok((None, plan));
     }
-    let scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
+    let payloads = PayloadTable::with_custom(plan.udp_payloads.clone());
+    let scan = scan::execute(space, &args.engine, payloads, stop, argv, args.output.as_deref())?;
     let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
     report.vantage_node = args.vantage_node.clone();
     Ok((Some(report), plan))

@@ -2,6 +2,7 @@
 //! audit it (or scan it, for scan-only scenarios) from inside the lab, print
 //! the result and how it compares with the lab's ground truth, and tear
 //! everything down (also on Ctrl-C).
+use portsweep::wire::payload::PayloadTable;
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
@@ -54,7 +55,7 @@ fn run_scan(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Ar
     let engine = demo_engine()?;
     eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
     let argv: Vec<String> = std::env::args().collect();
-    let report = lab.in_scanner(move || scan::execute(space, &engine, stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
+    let report = lab.in_scanner(move || scan::execute(space, &engine, PayloadTable::builtin(), stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     match args.output.format {
         None | Some(OutputFormat::Table) if args.output.output.is_none() => print!("{}", render_table(&report)),
         _ => emit(&report, &args.output)?,

@@ -13,6 +13,8 @@ use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, Ra
 use portsweep::io::{ProbeSink, ReplySource};
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::plan::Plan;
+use portsweep::wire::payload::PayloadTable;
 use portsweep::wire::Cookie;
 
 use super::stop_flag;
@@ -37,7 +39,11 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     let stop = stop_flag()?;
-    let report = execute(space, &args.engine, stop, std::env::args().collect(), args.output.output.as_deref())?;
+    let payloads = match &args.plan {
+        Some(path) => PayloadTable::with_custom(Plan::from_file(path).map_err(Failure::input)?.udp_payloads),
+        None => PayloadTable::builtin(),
+    };
+    let report = execute(space, &args.engine, payloads, stop, std::env::args().collect(), args.output.output.as_deref())?;
     super::emit(&report, &args.output)?;
     Ok(if report.complete { 0 } else { 130 })
 }
@@ -114,7 +120,7 @@ fn load_resume(path: &Path, space: &ScanSpace, engine: &EngineArgs) -> Result<Ch
     Ok(cp)
 }
 
-pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
+pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
     let resume = match &engine.resume {
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),
         None => None,
@@ -153,6 +159,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         shard: engine.shard,
         icmp_wait: engine.icmp_wait,
         resume,
+        payloads,
     };
     let bar = progress_bar(space.len());
     let checkpoint_file = checkpoint_path(engine, output);

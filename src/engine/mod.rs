@@ -33,7 +33,8 @@ use crate::io::{ProbeSink, ReplySource, RxBatch, TxBatch};
 use crate::space::{Permutation, Protocol, ScanSpace};
 use crate::wire::cookie::ATTEMPT_SLOTS;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
-use crate::wire::{payload, udp, Cookie, Reply, SynTemplate, SYN_LEN};
+use crate::wire::payload::PayloadTable;
+use crate::wire::{udp, Cookie, Reply, SynTemplate, SYN_LEN};
 use pace::Pacer;
 use rtt::RttEstimator;
 pub use store::{Answer, ResultStore};
@@ -79,6 +80,8 @@ pub struct ScanConfig {
     pub icmp_wait: Duration,
     /// Continue an interrupted scan from its checkpoint.
     pub resume: Option<Arc<checkpoint::Checkpoint>>,
+    /// The UDP payload of each port (built-in, or a plan's).
+    pub payloads: PayloadTable,
 }
 
 /// Counters, shared by all threads (relaxed atomics, summed per batch).
@@ -508,7 +511,7 @@ fn push_probe(config: &ScanConfig, template: &SynTemplate, batch: &mut TxBatch, 
         }
         Protocol::Udp => {
             let tag = config.cookie.tag(src, dst, PROTO_UDP, dport, attempt);
-            batch.push_with(dst, |slot| udp::emit(slot, src, dst, dport, tag, ip_id, payload::for_port(dport)));
+            batch.push_with(dst, |slot| udp::emit(slot, src, dst, dport, tag, ip_id, config.payloads.for_port(dport)));
         }
     }
 }
@@ -603,7 +606,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
                 return None;
             }
             let (attempt, tag) = config.cookie.check_port(ip.dst, ip.src, PROTO_UDP, udp.sport, udp.dport)?;
-            if !payload::for_port(udp.sport).reply_matches(udp.payload, tag.token) {
+            if !config.payloads.for_port(udp.sport).reply_matches(udp.payload, tag.token) {
                 return None;
             }
             let index = config.space.index_of(ip.src, Protocol::Udp, udp.sport)?;
@@ -619,7 +622,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
                     // The quoted length and checksum must be those of the
                     // datagram we would have sent: 16 more keyed bits.
                     let (attempt, tag) = config.cookie.check_port(icmp.quoted_src, icmp.quoted_dst, PROTO_UDP, icmp.quoted_dport, icmp.quoted_sport)?;
-                    let expected = udp::quoted_word(icmp.quoted_src, icmp.quoted_dst, icmp.quoted_dport, tag, payload::for_port(icmp.quoted_dport));
+                    let expected = udp::quoted_word(icmp.quoted_src, icmp.quoted_dst, icmp.quoted_dport, tag, config.payloads.for_port(icmp.quoted_dport));
                     if expected != icmp.quoted_word {
                         return None;
                     }

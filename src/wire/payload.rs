@@ -7,10 +7,15 @@
 //! (NTP: the transmit timestamp, echoed as the reply's origin timestamp;
 //! DNS: the query ID), so a reply is validated by 64 or 16 keyed bits on top
 //! of the source port's 10.
+//!
+//! The table is a value ([`PayloadTable`]) handed to the engine with the
+//! scan's configuration, not a process-wide registration: a plan's own
+//! payloads (`udp_payloads`) travel with the scan that uses them, and two
+//! scans in one process (tests, `audit --every`) cannot see each other's.
 
 /// The payload kinds portsweep knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload {
+pub enum Payload<'a> {
     Empty,
     /// NTP v4 client request (mode 3), 48 bytes.
     Ntp,
@@ -25,11 +30,11 @@ pub enum Payload {
     /// valid: endpoints drop it silently.
     WireGuard,
     /// Bytes given by the user (a plan file's `udp_payloads`).
-    Custom(&'static [u8]),
+    Custom(&'a [u8]),
 }
 
 /// The documented table: port → payload.
-pub const TABLE: &[(u16, Payload, &str)] = &[
+pub const TABLE: &[(u16, Payload<'static>, &str)] = &[
     (53, Payload::Dns, "DNS query (ID = cookie)"),
     (123, Payload::Ntp, "NTP v4 client request (transmit timestamp = cookie)"),
     (4789, Payload::Vxlan, "VXLAN (IANA port; Calico VXLAN)"),
@@ -43,28 +48,42 @@ pub const TABLE: &[(u16, Payload, &str)] = &[
 /// Longest payload written (WireGuard initiation: 148 bytes).
 pub const MAX_PAYLOAD: usize = 148;
 
-/// Ports with user-supplied payloads; set once before a scan.
-static CUSTOM: std::sync::OnceLock<Vec<(u16, &'static [u8])>> = std::sync::OnceLock::new();
-
-/// Registers user payloads (from a plan file). Later calls are ignored:
-/// the table must not change under a running scan.
-pub fn register_custom(payloads: Vec<(u16, Vec<u8>)>) {
-    let leaked = payloads.into_iter().map(|(p, b)| (p, &*Box::leak(b.into_boxed_slice()))).collect();
-    let _ = CUSTOM.set(leaked);
+/// Which payload each UDP port gets: the built-in [`TABLE`], overridden
+/// per port by a plan's own payloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayloadTable {
+    /// Sorted by port, one entry per port.
+    custom: Vec<(u16, Box<[u8]>)>,
 }
 
-pub fn for_port(port: u16) -> Payload {
-    if let Some(custom) = CUSTOM.get() {
-        if let Some((_, bytes)) = custom.iter().find(|(p, _)| *p == port) {
-            return Payload::Custom(bytes);
-        }
+impl PayloadTable {
+    /// The built-in table alone.
+    pub fn builtin() -> PayloadTable {
+        PayloadTable::default()
     }
-    TABLE.iter().find(|(p, _, _)| *p == port).map(|(_, k, _)| *k).unwrap_or(Payload::Empty)
+
+    /// The built-in table with `custom` payloads (a later entry for the
+    /// same port wins).
+    pub fn with_custom(custom: impl IntoIterator<Item = (u16, Vec<u8>)>) -> PayloadTable {
+        let mut by_port = std::collections::BTreeMap::new();
+        for (port, bytes) in custom {
+            by_port.insert(port, bytes.into_boxed_slice());
+        }
+        PayloadTable { custom: by_port.into_iter().collect() }
+    }
+
+    /// The payload a probe to `port` carries.
+    pub fn for_port(&self, port: u16) -> Payload<'_> {
+        if let Ok(i) = self.custom.binary_search_by_key(&port, |(p, _)| *p) {
+            return Payload::Custom(&self.custom[i].1);
+        }
+        TABLE.iter().find(|(p, _, _)| *p == port).map(|(_, k, _)| *k).unwrap_or(Payload::Empty)
+    }
 }
 
 const ETH_FRAME: [u8; 14] = [0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x88, 0xB5];
 
-impl Payload {
+impl Payload<'_> {
     /// Writes the payload carrying `token` into `out`; returns its length.
     pub fn write(&self, out: &mut [u8], token: u64) -> usize {
         let put = |out: &mut [u8], bytes: &[u8]| {
@@ -184,11 +203,21 @@ mod tests {
 
     #[test]
     fn table_lookup_and_hex() {
-        assert_eq!(for_port(8472), Payload::Vxlan);
-        assert_eq!(for_port(123), Payload::Ntp);
-        assert_eq!(for_port(8285), Payload::Empty);
+        let builtin = PayloadTable::builtin();
+        assert_eq!(builtin.for_port(8472), Payload::Vxlan);
+        assert_eq!(builtin.for_port(123), Payload::Ntp);
+        assert_eq!(builtin.for_port(8285), Payload::Empty);
+        // A plan's payloads override per port, the last one for a port wins,
+        // and the built-in table is untouched.
+        let plan = PayloadTable::with_custom([(8472, vec![1]), (9999, vec![2, 3]), (9999, vec![4])]);
+        assert_eq!(plan.for_port(8472), Payload::Custom(&[1]));
+        assert_eq!(plan.for_port(9999), Payload::Custom(&[4]));
+        assert_eq!(plan.for_port(123), Payload::Ntp);
+        assert_eq!(builtin.for_port(8472), Payload::Vxlan);
         assert_eq!(parse_hex("de ad BE ef").unwrap(), vec![0xDE, 0xAD, 0xBE, 0xEF]);
         assert!(parse_hex("abc").is_err());
+        assert_eq!(parse_hex(&"ab".repeat(MAX_PAYLOAD)).map(|b| b.len()), Ok(MAX_PAYLOAD));
+        assert_eq!(parse_hex(&"ab".repeat(MAX_PAYLOAD + 1)), Err(format!("payload longer than {MAX_PAYLOAD} bytes")));
         assert!(parse_hex("zz").is_err());
     }
 }

@@ -139,6 +139,10 @@ mod tests {
         let mut bad = buf;
         bad[24..26].copy_from_slice(&3u16.to_be_bytes()); // length below the header
         assert_eq!(UdpRepr::parse(&bad[20..28]), Err(ParseError::Malformed));
+        // Exactly a header: a valid empty datagram.
+        let mut empty = buf;
+        empty[24..26].copy_from_slice(&8u16.to_be_bytes());
+        assert_eq!(UdpRepr::parse(&empty[20..28]).map(|u| (u.sport, u.dport, u.payload.len())), Ok((50000, 9, 0)));
         // Length claims more than is there: keep what arrived.
         let mut long = buf;
         long[24..26].copy_from_slice(&100u16.to_be_bytes());

@@ -2,6 +2,7 @@
 //! answers against the port plan of each node's role.
 //!
 //! Data flows one way through the modules:
+//! `resolve` (host names → addresses, once, before anything is built) →
 //! `space` (what to probe, in which order) → `wire` (the bytes of a probe and
 //! of a reply) → `io` (raw sockets, behind traits) → `engine` (the pipeline that
 //! sends, receives, validates and records) → `report` (states a user reads,
@@ -18,6 +19,7 @@ pub mod io;
 pub mod lab;
 pub mod plan;
 pub mod report;
+pub mod resolve;
 pub mod space;
 pub mod wire;
 pub mod words;

@@ -7,7 +7,8 @@
 //! of a reply) → `io` (raw sockets, behind traits) → `engine` (the pipeline that
 //! sends, receives, validates and records) → `report` (states a user reads,
 //! merged shards) → `audit` (findings: `plan` × `inventory` × a report) →
-//! `diff` (what changed between two reports). `words` holds the closed
+//! `diff` (what changed between two reports) → `output` (where a report goes:
+//! stdout or several files, each in its own format). `words` holds the closed
 //! vocabularies they share.
 //! `lab` builds test hosts with a known ground truth: network namespaces on
 //! this machine, or a simulated network for tests without privileges.
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod inventory;
 pub mod io;
 pub mod lab;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod resolve;

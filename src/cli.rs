@@ -25,7 +25,10 @@ pub enum Command {
   portsweep scan 198.19.0.8/29 198.19.1.0/24 -p 6443,2379-2380,10250,30000-32767 --rate 100000 --format json --output scan.json
   portsweep scan @nodes.txt --exclude 198.19.1.13 -p 22,80,443 --dry-run
   portsweep scan 198.19.1.0/24 -p 30000-32767 --rate max --retries 2 --seed 7 --format csv
-  portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472")]
+  portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472
+  portsweep scan 198.19.1.1 -p- --dry-run                      # every port, 1-65535 (also -p 1-)
+  portsweep scan 198.19.1.1 -p -1024 --dry-run                 # 1-1024; 30000- runs to 65535
+  portsweep scan 198.19.1.0/28 -p ssh,http,https,U:ntp         # service names")]
     Scan(ScanArgs),
     /// Build a small simulated cluster in network namespaces, scan it, print the result, tear it down.
     #[command(after_help = "Examples:
@@ -331,11 +334,12 @@ pub struct ScanArgs {
     /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, @file (one per line, # comments).
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
-    /// Ports in nmap syntax (22,80,30000-32767); `T:`/`U:` switch protocol (T:6443,U:123,8472). Duplicates merge.
-    #[arg(short, long, value_name = "PORTS", required_unless_present = "udp")]
+    /// Ports in nmap syntax: 22,80,30000-32767; - or 1- (1-65535), -1024 (1-1024), 30000- (to 65535);
+    /// service names (ssh,https) from /etc/services; `T:`/`U:` switch protocol (T:6443,U:ntp,8472). Duplicates merge.
+    #[arg(short, long, value_name = "PORTS", required_unless_present = "udp", allow_hyphen_values = true)]
     pub ports: Option<String>,
-    /// UDP ports (like nmap -sU with -p U:…): 123,8285,8472.
-    #[arg(long, value_name = "PORTS")]
+    /// UDP ports (like nmap -sU with -p U:…): 123,8285,8472, same forms as --ports.
+    #[arg(long, value_name = "PORTS", allow_hyphen_values = true)]
     pub udp: Option<String>,
     /// Targets to leave out (same forms as TARGET).
     #[arg(long, value_name = "TARGET")]

@@ -74,3 +74,32 @@ fn udp_flag_and_prefixes_count_udp_probes() {
     assert_eq!(code, Some(0));
     assert!(out.contains("4 hosts × 4 ports = 16 probes"), "{out}");
 }
+
+/// The dry run's first two lines: the probe count and the port list.
+fn dry(args: &[&str]) -> (Option<i32>, String, String) {
+    let (code, out, err) = run(&[&["scan", "198.18.1.1"], args, &["--dry-run"]].concat());
+    (code, out.lines().take(2).collect::<Vec<_>>().join("\n"), err)
+}
+
+#[test]
+fn nmap_port_forms_count_their_probes() {
+    for (args, want) in [
+        (&["-p-"][..], "1 hosts × 65535 ports = 65535 probes in the first pass\nports: T:1-65535"),
+        (&["-p", "1-"], "1 hosts × 65535 ports = 65535 probes in the first pass\nports: T:1-65535"),
+        (&["-p", "-1024"], "1 hosts × 1024 ports = 1024 probes in the first pass\nports: T:1-1024"),
+        (&["-p=-1024"], "1 hosts × 1024 ports = 1024 probes in the first pass\nports: T:1-1024"),
+        (&["--ports", "-1024"], "1 hosts × 1024 ports = 1024 probes in the first pass\nports: T:1-1024"),
+        (&["-p", "30000-"], "1 hosts × 35536 ports = 35536 probes in the first pass\nports: T:30000-65535"),
+        (&["-p", "ssh,http,https"], "1 hosts × 3 ports = 3 probes in the first pass\nports: T:22,80,443"),
+        (&["-p", "T:https,U:ntp,domain", "--udp", "-2"], "1 hosts × 5 ports = 5 probes in the first pass\nports: T:443,U:1-2,53,123"),
+    ] {
+        let (code, out, err) = dry(args);
+        assert_eq!((code, out.as_str()), (Some(0), want), "{args:?}: {err}");
+    }
+    let (code, _, err) = dry(&["-p", "ssh,no-such-service"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bad port specification \"no-such-service\": \"no-such-service\" is not a port number, and the services database (/etc/services) has no tcp service of that name"), "{err}");
+    let (code, _, err) = dry(&["-p", "U:ssh"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bad port specification \"U:ssh\""), "{err}");
+}

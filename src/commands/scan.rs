@@ -25,10 +25,12 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
+    // `U:` only: a service name may start with a u (`--udp upnp`).
+    let udp = |u: &str| u.strip_prefix("U:").or_else(|| u.strip_prefix("u:")).unwrap_or(u).to_string();
     let ports = match (&args.ports, &args.udp) {
-        (Some(p), Some(u)) => format!("{p},U:{}", u.trim_start_matches(['U', 'u', ':'])),
+        (Some(p), Some(u)) => format!("{p},U:{}", udp(u)),
         (Some(p), None) => p.clone(),
-        (None, Some(u)) => format!("U:{}", u.trim_start_matches(['U', 'u', ':'])),
+        (None, Some(u)) => format!("U:{}", udp(u)),
         (None, None) => return Err(Failure::input(anyhow!("give ports with -p and/or --udp"))),
     };
     let space = parse_space(&args.targets, &args.exclude, &ports)?;
@@ -67,11 +69,12 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
         None => "as fast as the machine sends (--rate max)".into(),
     };
     format!(
-        "{} hosts × {} ports = {} probes in the first pass{}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
+        "{} hosts × {} ports = {} probes in the first pass{}\nports: {}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
         space.hosts.len(),
         space.ports.len(),
         probes,
         if engine.shard.count > 1 { format!(" (shard {}/{})", engine.shard.index + 1, engine.shard.count) } else { String::new() },
+        space.ports.to_spec(),
         time,
         store,
         store as f64 / (1 << 20) as f64,

@@ -6,10 +6,14 @@
 //! address ranges and ports as a sorted list, so that any pair has a dense
 //! index `host_index * port_count + port_index`. The engine keeps its state
 //! per index (a few bits each) and walks indices through a keyed permutation.
+//!
+//! Service names among the ports are read from the system's services
+//! database ([`services`]).
 mod grid;
 mod hosts;
 mod permute;
 mod ports;
+pub mod services;
 
 pub use grid::ScanSpace;
 pub use hosts::{HostSet, TargetError};

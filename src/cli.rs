@@ -9,6 +9,7 @@ use portsweep::audit::{AuditFormat, Phase, Severity, Vantage};
 use portsweep::engine::Shard;
 use portsweep::plan::{Addon, Cni, FlannelBackend, LoadBalancer};
 use portsweep::report::OutputFormat;
+use portsweep::resolve::ResolveMode;
 
 #[derive(Debug, Parser)]
 #[command(name = "portsweep", version, about = "Sweep Kubernetes nodes with raw SYN probes and audit them against the port plan of their roles")]
@@ -28,7 +29,7 @@ pub enum Command {
   portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472
   portsweep scan 198.19.1.1 -p- --dry-run                      # every port, 1-65535 (also -p 1-)
   portsweep scan 198.19.1.1 -p -1024 --dry-run                 # 1-1024; 30000- runs to 65535
-  portsweep scan 198.19.1.0/28 -p ssh,http,https,U:ntp         # service names")]
+  portsweep scan cp-1.example.internal -p ssh,http,https,U:ntp  # host and service names")]
     Scan(ScanArgs),
     /// Build a small simulated cluster in network namespaces, scan it, print the result, tear it down.
     #[command(after_help = "Examples:
@@ -40,7 +41,8 @@ pub enum Command {
   portsweep audit --inventory hosts.ini --phase pre
   portsweep audit --inventory nodes.json --services svc.json --from control-plane --addons ingress,grafana --format junit --output audit.xml
   portsweep audit --control-plane 198.19.0.8/29 --worker 198.19.1.0/24 --registry 198.19.0.2 --cni calico --format markdown
-Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray).
+  portsweep audit --control-plane cp-1.example.internal --worker w-1.example.internal,w-2.example.internal
+Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray); addresses or host names.
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runtime or privilege error, 130 interrupted.")]
     Audit(AuditArgs),
     /// Merge shard reports (`--shard I/N`, same --seed; scan or audit reports) into the scan one run would have produced.
@@ -109,7 +111,7 @@ pub struct AuditArgs {
     /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable).
     #[arg(long, value_name = "FILE")]
     pub inventory: Vec<PathBuf>,
-    /// Control-plane nodes: addresses, CIDRs or ranges (each address one node; repeatable).
+    /// Control-plane nodes: addresses, CIDRs, ranges or host names (each address one node; repeatable).
     #[arg(long, value_name = "CIDR")]
     pub control_plane: Vec<String>,
     /// Worker nodes (repeatable).
@@ -134,6 +136,8 @@ pub struct AuditArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
     /// Output format (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<AuditFormat>,
@@ -331,7 +335,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, @file (one per line, # comments).
+    /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, host names (every A record), @file (one or more per line, # comments).
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Ports in nmap syntax: 22,80,30000-32767; - or 1- (1-65535), -1024 (1-1024), 30000- (to 65535);
@@ -346,6 +350,8 @@ pub struct ScanArgs {
     pub exclude: Vec<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Print the probe count, the estimated time at the rate and the memory, and send nothing.
@@ -404,6 +410,18 @@ pub struct OutputArgs {
     /// Write the report here (atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// How host names among the targets and in inventories are resolved.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Which records a host name stands for: 4 (A records), all (A and AAAA; AAAA are
+    /// not scanned until IPv6 lands), 6 (refused: no IPv6 targets yet), off (names are an error).
+    #[arg(long, value_enum, default_value = "4", value_name = "4|6|all|off")]
+    pub resolve: ResolveMode,
+    /// Longest time for resolving every host name of the run (all at once, before the sweep).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub resolve_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

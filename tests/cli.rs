@@ -46,7 +46,7 @@ fn dry_run_counts_probes_and_memory_without_sending() {
 
 #[test]
 fn help_has_examples_and_completions_and_man_pages_generate() {
-    for sub in ["scan", "demo", "lab", "completions", "man"] {
+    for sub in ["scan", "demo", "audit", "merge", "matrix", "diff", "plan", "lab", "completions", "man"] {
         let (code, out, _) = run(&[sub, "--help"]);
         assert_eq!(code, Some(0));
         assert!(out.contains("Examples:"), "{sub} --help lacks examples");
@@ -102,4 +102,34 @@ fn nmap_port_forms_count_their_probes() {
     let (code, _, err) = dry(&["-p", "U:ssh"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("bad port specification \"U:ssh\""), "{err}");
+}
+
+#[test]
+fn host_names_resolve_before_the_sweep_and_fail_naming_the_name() {
+    // Outside a lab namespace only `localhost` is ever resolved.
+    let (code, out, err) = run(&["scan", "localhost", "-p", "22", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("host names: 1 resolved to 1 addresses in "), "{out}");
+    assert!(out.contains("\n  localhost → 127.0.0.1\n1 hosts × 1 ports = 1 probes"), "{out}");
+    let (code, _, err) = run(&["scan", "localhost", "-p", "22", "--dry-run", "--resolve", "off"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err, "portsweep: host name \"localhost\" is not resolved with --resolve off (give its address, or --resolve 4)\n");
+    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "22", "--dry-run", "--resolve", "6"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err, "portsweep: --resolve 6: IPv6 targets are not supported yet (use --resolve 4, the default, or all)\n");
+    // A name in a target file is named with its file and line (not resolved
+    // at all here: --resolve off).
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nodes.txt");
+    std::fs::write(&f, "198.19.0.10\n# by name\ncp-2.lab.test\n").unwrap();
+    let (code, _, err) = run(&["scan", &format!("@{}", f.display()), "-p", "22", "--dry-run", "--resolve", "off"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(&format!("{}:3: host name \"cp-2.lab.test\" is not resolved with --resolve off", f.display())), "{err}");
+    // Inventories too: a flag value and a file.
+    let (code, _, err) = run(&["audit", "--worker", "localhost", "--dry-run", "--resolve", "off"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--worker localhost: host name \"localhost\" is not resolved with --resolve off"), "{err}");
+    let (code, out, err) = run(&["audit", "--worker", "localhost", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("localhost → 127.0.0.1\n1 nodes (worker)"), "{out}");
 }

@@ -9,6 +9,7 @@ use anyhow::{anyhow, Context};
 use portsweep::audit::{self, AuditFormat, AuditReport};
 use portsweep::inventory::{load_services, Inventory};
 use portsweep::report::write_output;
+use portsweep::resolve::Resolved;
 use portsweep::space::{HostSet, ScanSpace};
 
 use super::{plan, scan, stop_flag};
@@ -37,8 +38,9 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     }
 }
 
-/// The inventory from files and flags, merged.
-pub fn inventory(args: &AuditArgs) -> Result<Inventory, Failure> {
+/// The inventory from files and flags, merged, its host names resolved
+/// (with what they resolved to).
+pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
     let mut inv = Inventory::from_cli(&[("control-plane", &args.control_plane[..]), ("worker", &args.worker[..]), ("registry", &args.registry[..])]).map_err(Failure::input)?;
     for path in &args.inventory {
         inv = inv.merge(Inventory::load(path).map_err(Failure::input)?);
@@ -46,13 +48,14 @@ pub fn inventory(args: &AuditArgs) -> Result<Inventory, Failure> {
     if inv.is_empty() {
         return Err(Failure::input(anyhow!("no nodes: give --inventory FILE or --control-plane/--worker/--registry")));
     }
-    Ok(inv)
+    let resolved = super::resolve_names(&inv.queries(), &args.resolve)?;
+    Ok((inv.resolve(&resolved).map_err(Failure::input)?, resolved))
 }
 
 /// Runs the audit's scan and builds the report; `None` for a dry run
 /// (which prints what it would do).
 pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
-    let inventory = inventory(args)?;
+    let (inventory, resolved) = inventory(args)?;
     let services = match &args.services {
         Some(path) => load_services(path).map_err(Failure::input)?,
         None => Vec::new(),
@@ -64,12 +67,14 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
     let space = ScanSpace::new(hosts, ports);
     if let Some(path) = &args.scan_report {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())).map_err(Failure::input)?;
-        let scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        let mut scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        scan.name_hosts(&resolved.labels());
         let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
         report.vantage_node = args.vantage_node.clone();
         return Ok((Some(report), plan));
     }
     if args.dry_run {
+        print!("{}", super::names_summary(&resolved));
         println!(
             "{} nodes ({}), {} ports each ({}) = {} probes in the first pass",
             inventory.len(),
@@ -80,7 +85,8 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         );
         return Ok((None, plan));
     }
-    let scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
+    let mut scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
+    scan.name_hosts(&resolved.labels());
     let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
     report.vantage_node = args.vantage_node.clone();
     Ok((Some(report), plan))

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::CommandFactory;
 use portsweep::report::{render_csv, render_json, render_table, write_output, OutputFormat, ScanReport};
+use portsweep::resolve::{self, Query, Resolved};
 
-use crate::cli::{Cli, Command, LabAction, OutputArgs};
+use crate::cli::{Cli, Command, LabAction, OutputArgs, ResolveArgs};
 use crate::Failure;
 
 pub fn run(cli: Cli) -> Result<u8, Failure> {
@@ -73,6 +74,41 @@ pub fn emit(report: &ScanReport, out: &OutputArgs) -> Result<(), Failure> {
             None => "writing to stdout".into(),
         })
         .map_err(Failure::runtime)
+}
+
+/// Resolves the host names of a run as `--resolve` and
+/// `--resolve-timeout` say (a name that gives no address: exit 2), and
+/// warns about AAAA records that are not scanned.
+pub fn resolve_names(queries: &[Query], args: &ResolveArgs) -> Result<Resolved, Failure> {
+    let resolved = resolve::resolve(queries, args.resolve, args.resolve_timeout).map_err(Failure::input)?;
+    for (name, a) in &resolved.ipv6_skipped {
+        eprintln!("portsweep: {name}: {a} not scanned: IPv6 targets are not supported yet");
+    }
+    Ok(resolved)
+}
+
+/// The dry-run lines about host names: how many, to how many addresses,
+/// how long it took, and the first few.
+pub fn names_summary(resolved: &Resolved) -> String {
+    if resolved.is_empty() {
+        return String::new();
+    }
+    let labels = resolved.labels();
+    let mut s = format!("host names: {} resolved to {} addresses in {} ms\n", resolved.len(), resolved.address_count(), resolved.elapsed.as_millis());
+    let mut by_name: Vec<(&String, Vec<String>)> = Vec::new();
+    for (a, n) in &labels {
+        match by_name.iter_mut().find(|(m, _)| *m == n) {
+            Some((_, v)) => v.push(a.to_string()),
+            None => by_name.push((n, vec![a.to_string()])),
+        }
+    }
+    for (n, addrs) in by_name.iter().take(10) {
+        s += &format!("  {n} → {}\n", addrs.join(", "));
+    }
+    if by_name.len() > 10 {
+        s += &format!("  … and {} more\n", by_name.len() - 10);
+    }
+    s
 }
 
 /// Builds the lab, runs `command` in its scanner namespace, tears it down

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
 use portsweep::report::{RunInfo, ScanReport};
-use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::space::{HostSet, PortList, Protocol, ScanSpace, Targets};
 use portsweep::wire::Cookie;
 
 use super::stop_flag;
@@ -27,23 +27,30 @@ const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
     // `U:` only: a service name may start with a u (`--udp upnp`).
     let udp = |u: &str| u.strip_prefix("U:").or_else(|| u.strip_prefix("u:")).unwrap_or(u).to_string();
+    // Everything that can be wrong with the command line is found before
+    // a name is resolved or a packet sent: ports, target syntax.
     let ports = match (&args.ports, &args.udp) {
         (Some(p), Some(u)) => format!("{p},U:{}", udp(u)),
         (Some(p), None) => p.clone(),
         (None, Some(u)) => format!("U:{}", udp(u)),
         (None, None) => return Err(Failure::input(anyhow!("give ports with -p and/or --udp"))),
     };
-    let space = parse_space(&args.targets, &args.exclude, &ports)?;
+    let ports = PortList::parse(&ports, Protocol::Tcp).map_err(Failure::input)?;
+    let targets = Targets::parse(&args.targets, &args.exclude).map_err(Failure::input)?;
+    let resolved = super::resolve_names(&targets.queries(), &args.resolve)?;
+    let space = ScanSpace::new(targets.hosts(&resolved).map_err(Failure::input)?, ports);
     if args.dry_run {
-        print!("{}", dry_run(&space, &args.engine));
+        print!("{}{}", super::names_summary(&resolved), dry_run(&space, &args.engine));
         return Ok(0);
     }
     let stop = stop_flag()?;
-    let report = execute(space, &args.engine, stop, std::env::args().collect(), args.output.output.as_deref())?;
+    let mut report = execute(space, &args.engine, stop, std::env::args().collect(), args.output.output.as_deref())?;
+    report.name_hosts(&resolved.labels());
     super::emit(&report, &args.output)?;
     Ok(if report.complete { 0 } else { 130 })
 }
 
+/// The space of address-only targets (lab scenarios).
 pub fn parse_space(targets: &[String], exclude: &[String], ports: &str) -> Result<ScanSpace, Failure> {
     let hosts = HostSet::parse(targets, exclude).map_err(Failure::input)?;
     let ports = PortList::parse(ports, Protocol::Tcp).map_err(Failure::input)?;

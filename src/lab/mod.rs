@@ -5,8 +5,11 @@
 //! machine (the scanner in one namespace whose only route leads into the
 //! lab, every target in another, answered by real kernel listeners and
 //! shaped by nftables); `sim` plays them as a simulated network for engine
-//! tests without privileges; `verify` compares a scan report with the truth.
+//! tests without privileges; `verify` compares a scan report with the truth;
+//! `etc` gives the scanner namespace its own hosts file and resolver
+//! settings, so names resolve inside a lab and nowhere else.
 pub mod bench;
+pub mod etc;
 pub mod netns;
 pub mod responder;
 pub mod scenario;

@@ -29,7 +29,8 @@ pub enum Command {
   portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472
   portsweep scan 198.19.1.1 -p- --dry-run                      # every port, 1-65535 (also -p 1-)
   portsweep scan 198.19.1.1 -p -1024 --dry-run                 # 1-1024; 30000- runs to 65535
-  portsweep scan cp-1.example.internal -p ssh,http,https,U:ntp  # host and service names")]
+  portsweep scan cp-1.example.internal -p ssh,http,https,U:ntp  # host and service names
+  portsweep scan 198.19.1.0/28 -p 1-1024 -o scan.json -o scan.csv -o -  # one run, three outputs")]
     Scan(ScanArgs),
     /// Build a small simulated cluster in network namespaces, scan it, print the result, tear it down.
     #[command(after_help = "Examples:
@@ -41,13 +42,15 @@ pub enum Command {
   portsweep audit --inventory hosts.ini --phase pre
   portsweep audit --inventory nodes.json --services svc.json --from control-plane --addons ingress,grafana --format junit --output audit.xml
   portsweep audit --control-plane 198.19.0.8/29 --worker 198.19.1.0/24 --registry 198.19.0.2 --cni calico --format markdown
+  portsweep audit --inventory nodes.yaml -o audit.json -o audit.xml -o audit.md   # JSON, JUnit, Markdown of one sweep
   portsweep audit --control-plane cp-1.example.internal --worker w-1.example.internal,w-2.example.internal
 Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray); addresses or host names.
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runtime or privilege error, 130 interrupted.")]
     Audit(AuditArgs),
     /// Merge shard reports (`--shard I/N`, same --seed; scan or audit reports) into the scan one run would have produced.
     #[command(after_help = "Examples:
-  portsweep merge shard-1.json shard-2.json shard-3.json --output sweep.json")]
+  portsweep merge shard-1.json shard-2.json shard-3.json --output sweep.json
+  portsweep merge shard-1.json shard-2.json -o sweep.json -o sweep.csv")]
     Merge(MergeArgs),
     /// Node × node reachability from per-node audit reports (the DaemonSet's).
     #[command(after_help = "Examples:
@@ -58,6 +61,7 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runti
     #[command(after_help = "Examples:
   portsweep diff before.json after.json
   portsweep diff pre-change.json post-change.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"
+  portsweep diff before.json after.json -o changes.json -o changes.md -o -
 Exit codes (ndiff's): 0 no change, 1 changes, 2 error.")]
     Diff(DiffArgs),
     /// Print the effective port plan for the cluster options.
@@ -138,12 +142,14 @@ pub struct AuditArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub resolve: ResolveArgs,
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<AuditFormat>,
-    /// Write the report here (atomically) instead of stdout.
+    /// Write the report here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<String>,
     /// Print the nodes, ports and probe count, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -203,12 +209,14 @@ pub struct DiffArgs {
     pub before: PathBuf,
     /// The report after it.
     pub after: PathBuf,
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<DiffFormat>,
-    /// Write the diff here (atomically) instead of stdout.
+    /// Write the diff here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -404,12 +412,14 @@ pub struct EngineArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Write the report here (atomically) instead of stdout.
+    /// Write the report here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<String>,
 }
 
 /// How host names among the targets and in inventories are resolved.

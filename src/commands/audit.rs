@@ -1,14 +1,14 @@
 //! `portsweep audit`: who is which node (inventory), what each role must
 //! and must not expose (plan), what the nodes answer (scan), and the
 //! findings in between.
-use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use portsweep::audit::{self, AuditFormat, AuditReport};
+use portsweep::audit::{self, AuditReport};
 use portsweep::inventory::{load_services, Inventory};
-use portsweep::report::write_output;
+use portsweep::output::first_file;
 use portsweep::resolve::Resolved;
 use portsweep::space::{HostSet, ScanSpace};
 
@@ -17,15 +17,15 @@ use crate::cli::AuditArgs;
 use crate::Failure;
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
+    // Checked before the inventory is read or a packet sent.
+    let destinations = super::destinations("audit", &args.output, args.format, args.dry_run)?;
     let stop = stop_flag()?;
     loop {
         let started = std::time::Instant::now();
-        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect())?;
-        let format = args.format.unwrap_or(if args.output.is_none() && std::io::stdout().is_terminal() { AuditFormat::Table } else { AuditFormat::Json });
+        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect(), first_file(&destinations))?;
         let Some(report) = report else { return Ok(0) };
-        write_output(args.output.as_deref(), &audit::render(&report, &plan, format))
-            .with_context(|| format!("writing {}", args.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "to stdout".into())))
-            .map_err(Failure::runtime)?;
+        // Every format from the one report of this sweep.
+        super::write_all(&destinations, |f| audit::render(&report, &plan, f))?;
         let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
         // `--every`: audit again until stopped (the DaemonSet's mode).
         let Some(every) = args.every else { return Ok(code) };
@@ -53,8 +53,9 @@ pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
 }
 
 /// Runs the audit's scan and builds the report; `None` for a dry run
-/// (which prints what it would do).
-pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
+/// (which prints what it would do). A checkpoint goes next to
+/// `checkpoint_near` unless `--checkpoint` says otherwise.
+pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>, checkpoint_near: Option<&Path>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
     let (inventory, resolved) = inventory(args)?;
     let services = match &args.services {
         Some(path) => load_services(path).map_err(Failure::input)?,
@@ -85,7 +86,7 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         );
         return Ok((None, plan));
     }
-    let mut scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
+    let mut scan = scan::execute(space, &args.engine, stop, argv, checkpoint_near)?;
     scan.name_hosts(&resolved.labels());
     let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
     report.vantage_node = args.vantage_node.clone();

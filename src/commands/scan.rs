@@ -11,6 +11,7 @@ use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
+use portsweep::output::first_file;
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace, Targets};
 use portsweep::wire::Cookie;
@@ -25,10 +26,11 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
+    // Everything that can be wrong with the command line is found before
+    // a name is resolved or a packet sent: outputs, ports, target syntax.
+    let destinations = super::destinations("scan", &args.output.output, args.output.format, args.dry_run)?;
     // `U:` only: a service name may start with a u (`--udp upnp`).
     let udp = |u: &str| u.strip_prefix("U:").or_else(|| u.strip_prefix("u:")).unwrap_or(u).to_string();
-    // Everything that can be wrong with the command line is found before
-    // a name is resolved or a packet sent: ports, target syntax.
     let ports = match (&args.ports, &args.udp) {
         (Some(p), Some(u)) => format!("{p},U:{}", udp(u)),
         (Some(p), None) => p.clone(),
@@ -44,9 +46,9 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     let stop = stop_flag()?;
-    let mut report = execute(space, &args.engine, stop, std::env::args().collect(), args.output.output.as_deref())?;
+    let mut report = execute(space, &args.engine, stop, std::env::args().collect(), first_file(&destinations))?;
     report.name_hosts(&resolved.labels());
-    super::emit(&report, &args.output)?;
+    super::emit(&report, &destinations)?;
     Ok(if report.complete { 0 } else { 130 })
 }
 
@@ -89,9 +91,8 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
     )
 }
 
-/// Opens the raw sockets and runs a scan of `space`, with a progress bar on
-/// a terminal. Returns the report (marked incomplete if `stop` was set).
-/// Where a checkpoint goes: `--checkpoint`, else next to the output.
+/// Where a checkpoint goes: `--checkpoint`, else next to the first output
+/// file.
 pub fn checkpoint_path(engine: &EngineArgs, output: Option<&Path>) -> PathBuf {
     match (&engine.checkpoint, output) {
         (Some(p), _) => p.clone(),
@@ -124,6 +125,8 @@ fn load_resume(path: &Path, space: &ScanSpace, engine: &EngineArgs) -> Result<Ch
     Ok(cp)
 }
 
+/// Opens the raw sockets and runs a scan of `space`, with a progress bar on
+/// a terminal. Returns the report (marked incomplete if `stop` was set).
 pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
     let resume = match &engine.resume {
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),

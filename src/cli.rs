@@ -9,6 +9,7 @@ use portsweep::audit::{AuditFormat, Phase, Severity, Vantage};
 use portsweep::engine::Shard;
 use portsweep::plan::{Addon, Cni, FlannelBackend, LoadBalancer};
 use portsweep::report::OutputFormat;
+use portsweep::resolve::ResolveMode;
 
 #[derive(Debug, Parser)]
 #[command(name = "portsweep", version, about = "Sweep Kubernetes nodes with raw SYN probes and audit them against the port plan of their roles")]
@@ -25,7 +26,11 @@ pub enum Command {
   portsweep scan 198.19.0.8/29 198.19.1.0/24 -p 6443,2379-2380,10250,30000-32767 --rate 100000 --format json --output scan.json
   portsweep scan @nodes.txt --exclude 198.19.1.13 -p 22,80,443 --dry-run
   portsweep scan 198.19.1.0/24 -p 30000-32767 --rate max --retries 2 --seed 7 --format csv
-  portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472")]
+  portsweep scan 198.19.0.2 198.19.1.0/24 -p T:6443,10250,U:123,8285,8472
+  portsweep scan 198.19.1.1 -p- --dry-run                      # every port, 1-65535 (also -p 1-)
+  portsweep scan 198.19.1.1 -p -1024 --dry-run                 # 1-1024; 30000- runs to 65535
+  portsweep scan cp-1.example.internal -p ssh,http,https,U:ntp  # host and service names
+  portsweep scan 198.19.1.0/28 -p 1-1024 -o scan.json -o scan.csv -o -  # one run, three outputs")]
     Scan(ScanArgs),
     /// Build a small simulated cluster in network namespaces, scan it, print the result, tear it down.
     #[command(after_help = "Examples:
@@ -37,12 +42,15 @@ pub enum Command {
   portsweep audit --inventory hosts.ini --phase pre
   portsweep audit --inventory nodes.json --services svc.json --from control-plane --addons ingress,grafana --format junit --output audit.xml
   portsweep audit --control-plane 198.19.0.8/29 --worker 198.19.1.0/24 --registry 198.19.0.2 --cni calico --format markdown
-Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray).
+  portsweep audit --inventory nodes.yaml -o audit.json -o audit.xml -o audit.md   # JSON, JUnit, Markdown of one sweep
+  portsweep audit --control-plane cp-1.example.internal --worker w-1.example.internal,w-2.example.internal
+Inventories: YAML/TOML (nodes or role → CIDR lists), `kubectl get nodes -o json`, Ansible INI (kubeasz, kubespray); addresses or host names.
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runtime or privilege error, 130 interrupted.")]
     Audit(AuditArgs),
     /// Merge shard reports (`--shard I/N`, same --seed; scan or audit reports) into the scan one run would have produced.
     #[command(after_help = "Examples:
-  portsweep merge shard-1.json shard-2.json shard-3.json --output sweep.json")]
+  portsweep merge shard-1.json shard-2.json shard-3.json --output sweep.json
+  portsweep merge shard-1.json shard-2.json -o sweep.json -o sweep.csv")]
     Merge(MergeArgs),
     /// Node × node reachability from per-node audit reports (the DaemonSet's).
     #[command(after_help = "Examples:
@@ -53,6 +61,7 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runti
     #[command(after_help = "Examples:
   portsweep diff before.json after.json
   portsweep diff pre-change.json post-change.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"
+  portsweep diff before.json after.json -o changes.json -o changes.md -o -
 Exit codes (ndiff's): 0 no change, 1 changes, 2 error.")]
     Diff(DiffArgs),
     /// Print the effective port plan for the cluster options.
@@ -106,7 +115,7 @@ pub struct AuditArgs {
     /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable).
     #[arg(long, value_name = "FILE")]
     pub inventory: Vec<PathBuf>,
-    /// Control-plane nodes: addresses, CIDRs or ranges (each address one node; repeatable).
+    /// Control-plane nodes: addresses, CIDRs, ranges or host names (each address one node; repeatable).
     #[arg(long, value_name = "CIDR")]
     pub control_plane: Vec<String>,
     /// Worker nodes (repeatable).
@@ -131,12 +140,16 @@ pub struct AuditArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Output format (default: table on a terminal, json otherwise).
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<AuditFormat>,
-    /// Write the report here (atomically) instead of stdout.
+    /// Write the report here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<String>,
     /// Print the nodes, ports and probe count, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -196,12 +209,14 @@ pub struct DiffArgs {
     pub before: PathBuf,
     /// The report after it.
     pub after: PathBuf,
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<DiffFormat>,
-    /// Write the diff here (atomically) instead of stdout.
+    /// Write the diff here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -329,14 +344,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, @file (one per line, # comments).
+    /// Targets: addresses, CIDRs, a.b.c.d-e.f.g.h ranges, host names (every A record), @file (one or more per line, # comments).
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
-    /// Ports in nmap syntax (22,80,30000-32767); `T:`/`U:` switch protocol (T:6443,U:123,8472). Duplicates merge.
-    #[arg(short, long, value_name = "PORTS", required_unless_present = "udp")]
+    /// Ports in nmap syntax: 22,80,30000-32767; - or 1- (1-65535), -1024 (1-1024), 30000- (to 65535);
+    /// service names (ssh,https) from /etc/services; `T:`/`U:` switch protocol (T:6443,U:ntp,8472). Duplicates merge.
+    #[arg(short, long, value_name = "PORTS", required_unless_present = "udp", allow_hyphen_values = true)]
     pub ports: Option<String>,
-    /// UDP ports (like nmap -sU with -p U:…): 123,8285,8472.
-    #[arg(long, value_name = "PORTS")]
+    /// UDP ports (like nmap -sU with -p U:…): 123,8285,8472, same forms as --ports.
+    #[arg(long, value_name = "PORTS", allow_hyphen_values = true)]
     pub udp: Option<String>,
     /// Targets to leave out (same forms as TARGET).
     #[arg(long, value_name = "TARGET")]
@@ -346,6 +362,8 @@ pub struct ScanArgs {
     pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Print the probe count, the estimated time at the rate and the memory, and send nothing.
@@ -398,12 +416,26 @@ pub struct EngineArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Write the report here (atomically) instead of stdout.
+    /// Write the report here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<String>,
+}
+
+/// How host names among the targets and in inventories are resolved.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Which records a host name stands for: 4 (A records), all (A and AAAA; AAAA are
+    /// not scanned until IPv6 lands), 6 (refused: no IPv6 targets yet), off (names are an error).
+    #[arg(long, value_enum, default_value = "4", value_name = "4|6|all|off")]
+    pub resolve: ResolveMode,
+    /// Longest time for resolving every host name of the run (all at once, before the sweep).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub resolve_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

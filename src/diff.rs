@@ -56,6 +56,9 @@ pub struct Seen {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortChange {
     pub address: Ipv4Addr,
+    /// The host name the address was given as (after the change, else before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub protocol: Protocol,
     pub port: u16,
     pub before: Seen,
@@ -65,6 +68,8 @@ pub struct PortChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostChange {
     pub address: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// `up`, `down`, or `absent` (not in that report).
     pub before: String,
     pub after: String,
@@ -138,8 +143,9 @@ pub fn diff(before: &AnyReport, after: &AnyReport, names: (&str, &str)) -> Diff 
         let (hb, ha) = (b_hosts.get(&addr), a_hosts.get(&addr));
         let sb = hb.map(|h| status(h.status)).unwrap_or("absent");
         let sa = ha.map(|h| status(h.status)).unwrap_or("absent");
+        let name = ha.and_then(|h| h.name.clone()).or_else(|| hb.and_then(|h| h.name.clone()));
         if sb != sa {
-            hosts.push(HostChange { address: addr, before: sb.into(), after: sa.into() });
+            hosts.push(HostChange { address: addr, name: name.clone(), before: sb.into(), after: sa.into() });
         }
         let in_b = |p: &(Protocol, u16)| hb.is_some() && bp.index_of(p.0, p.1).is_some();
         let in_a = |p: &(Protocol, u16)| ha.is_some() && ap.index_of(p.0, p.1).is_some();
@@ -150,7 +156,7 @@ pub fn diff(before: &AnyReport, after: &AnyReport, names: (&str, &str)) -> Diff 
                     summary.pairs_compared += 1;
                     let (Some(x), Some(y)) = (b.lookup(addr, p.0, p.1, &bp), a.lookup(addr, p.0, p.1, &ap)) else { continue };
                     if x.0 != y.0 {
-                        ports.push(PortChange { address: addr, protocol: p.0, port: p.1, before: Seen { state: x.0, reason: x.1 }, after: Seen { state: y.0, reason: y.1 } });
+                        ports.push(PortChange { address: addr, name: name.clone(), protocol: p.0, port: p.1, before: Seen { state: x.0, reason: x.1 }, after: Seen { state: y.0, reason: y.1 } });
                     }
                 }
                 (true, false) => summary.pairs_only_before += 1,
@@ -203,6 +209,14 @@ fn finding_changes(before: &[Finding], after: &[Finding]) -> FindingChanges {
     c
 }
 
+/// `address (name)`, or the address.
+fn label(address: Ipv4Addr, name: &Option<String>) -> String {
+    match name {
+        Some(n) => format!("{address} ({n})"),
+        None => address.to_string(),
+    }
+}
+
 fn seen(s: &Seen) -> String {
     format!("{} ({})", s.state.as_str(), s.reason.as_str())
 }
@@ -214,10 +228,10 @@ fn finding_line(f: &Finding) -> String {
 pub fn render_table(d: &Diff) -> String {
     let mut s = format!("portsweep diff: {} → {}\n", d.before, d.after);
     for h in &d.hosts {
-        let _ = writeln!(s, "  host {:<15} {} → {}", h.address, h.before, h.after);
+        let _ = writeln!(s, "  host {:<15} {} → {}", label(h.address, &h.name), h.before, h.after);
     }
     for p in &d.ports {
-        let _ = writeln!(s, "  {:<15} {:>5}/{:<3} {} → {}", p.address, p.port, p.protocol, seen(&p.before), seen(&p.after));
+        let _ = writeln!(s, "  {:<15} {:>5}/{:<3} {} → {}", label(p.address, &p.name), p.port, p.protocol, seen(&p.before), seen(&p.after));
     }
     if let Some(f) = &d.findings {
         for x in &f.appeared {
@@ -253,10 +267,10 @@ pub fn render_markdown(d: &Diff) -> String {
     if !d.hosts.is_empty() || !d.ports.is_empty() {
         s += "| Address | Port | Before | After |\n|---|---|---|---|\n";
         for h in &d.hosts {
-            let _ = writeln!(s, "| {} | host | {} | {} |", h.address, h.before, h.after);
+            let _ = writeln!(s, "| {} | host | {} | {} |", label(h.address, &h.name), h.before, h.after);
         }
         for p in &d.ports {
-            let _ = writeln!(s, "| {} | {}/{} | {} | {} |", p.address, p.port, p.protocol, esc(seen(&p.before)), esc(seen(&p.after)));
+            let _ = writeln!(s, "| {} | {}/{} | {} | {} |", label(p.address, &p.name), p.port, p.protocol, esc(seen(&p.before)), esc(seen(&p.after)));
         }
     }
     if let Some(f) = &d.findings {
@@ -300,6 +314,7 @@ mod tests {
     fn host(last: u8, up: bool, ports: Vec<(u16, State, Reason)>) -> HostReport {
         HostReport {
             address: Ipv4Addr::new(198, 19, 1, last),
+            name: None,
             status: if up { HostStatus::Up } else { HostStatus::Down },
             default_state: if up { State::Closed } else { State::Filtered },
             default_reason: if up { Reason::Rst } else { Reason::NoResponse },
@@ -317,7 +332,7 @@ mod tests {
             got,
             vec![(1, 80, "open", "closed"), (1, 443, "closed", "open"), (2, 22, "closed", "filtered"), (2, 80, "closed", "filtered"), (2, 443, "closed", "filtered")]
         );
-        assert_eq!(d.hosts, vec![HostChange { address: Ipv4Addr::new(198, 19, 1, 2), before: "up".into(), after: "down".into() }]);
+        assert_eq!(d.hosts, vec![HostChange { address: Ipv4Addr::new(198, 19, 1, 2), name: None, before: "up".into(), after: "down".into() }]);
         assert_eq!(d.summary.pairs_compared, 9);
         assert!(!d.is_empty());
         assert!(diff(&before, &before, ("b", "b")).is_empty());
@@ -331,6 +346,24 @@ mod tests {
         assert!(d.ports.is_empty());
         assert_eq!((d.summary.pairs_compared, d.summary.pairs_only_before, d.summary.pairs_only_after), (1, 1, 3));
         assert_eq!(d.hosts.len(), 1, "host 2 absent before");
+    }
+
+    #[test]
+    fn host_names_are_carried_and_old_reports_without_them_still_read() {
+        let mut before = host(1, true, vec![]);
+        before.name = Some("cp-1.lab.test".into());
+        let after = host(1, true, vec![(80, State::Open, Reason::SynAck)]);
+        let d = diff(&report(vec![before], "T:80"), &report(vec![after], "T:80"), ("b", "a"));
+        assert_eq!(d.ports[0].name.as_deref(), Some("cp-1.lab.test"), "the name of either side");
+        assert!(render_table(&d).contains("198.19.1.1 (cp-1.lab.test)    80/tcp closed (rst) → open (syn-ack)"), "{}", render_table(&d));
+        // A report written before names existed has no `name` key.
+        let old = r#"{"portsweep": "0.1.0", "format_version": 1, "kind": "scan", "started": "", "finished": "", "complete": true, "args": [], "seed": 1, "shard": "1/1", "ports": "T:80",
+            "stats": {"probes_sent": 1, "replies": 1, "invalid_replies": 0, "retransmissions": 0, "duration_s": 0.1, "rate_pps": 10.0, "rx_dropped": 0, "passes": 1, "srtt_us": 1},
+            "hosts": [{"address": "198.19.1.1", "status": "up", "default_state": "closed", "default_reason": "rst", "ports": []}]}"#;
+        let old = AnyReport::from_json(old, "old.json").unwrap();
+        assert_eq!(old.scan().hosts[0].name, None);
+        let text = serde_json::to_string(old.scan()).unwrap();
+        assert!(!text.contains("\"name\""), "absent names are not written: {text}");
     }
 
     #[test]

@@ -154,3 +154,33 @@ fn sharded_audit_merged_and_judged_gives_the_single_run_findings() {
     assert_eq!(finding_keys(&merged), spec.findings);
     assert_eq!(merged.scan.shard, "1/1");
 }
+
+#[test]
+fn one_sweep_writes_json_junit_and_markdown_that_agree() {
+    // `-o a.json -o a.xml -o a.md`: the JUnit and Markdown files are exactly
+    // what the JSON report renders to, so all three are one report.
+    let _g = lab_lock();
+    let s = scenario("demo");
+    let spec = s.audit.clone().unwrap();
+    let lab = Lab::build(&s).expect("lab builds");
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", lab.scanner_ns(), bin(), "audit", "--inventory"]).arg(&spec.inventory).args(&spec.args).args(["--rate", "max"]);
+    for f in ["a.json", "a.xml", "a.md"] {
+        cmd.arg("-o").arg(p(f));
+    }
+    let o = cmd.output().expect("runs portsweep audit");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty(), "files only: nothing on stdout");
+    let report: AuditReport = serde_json::from_str(&std::fs::read_to_string(p("a.json")).unwrap()).unwrap();
+    assert_eq!(finding_keys(&report), spec.findings);
+    let options: portsweep::plan::ClusterOptions = report.options.parse().unwrap();
+    let plan = portsweep::plan::Plan::builtin().effective(&options);
+    let junit = std::fs::read_to_string(p("a.xml")).unwrap();
+    assert_eq!(junit, portsweep::audit::render_junit(&report, &plan));
+    assert_eq!(junit.matches("<failure").count(), 8, "9 findings, etcd's two in one range case");
+    let md = std::fs::read_to_string(p("a.md")).unwrap();
+    assert_eq!(md, portsweep::audit::render_markdown(&report));
+    assert!(md.starts_with("## portsweep audit: 9 findings"), "{md}");
+}

@@ -46,7 +46,7 @@ fn dry_run_counts_probes_and_memory_without_sending() {
 
 #[test]
 fn help_has_examples_and_completions_and_man_pages_generate() {
-    for sub in ["scan", "demo", "lab", "completions", "man"] {
+    for sub in ["scan", "demo", "audit", "merge", "matrix", "diff", "plan", "lab", "completions", "man"] {
         let (code, out, _) = run(&[sub, "--help"]);
         assert_eq!(code, Some(0));
         assert!(out.contains("Examples:"), "{sub} --help lacks examples");
@@ -73,4 +73,129 @@ fn udp_flag_and_prefixes_count_udp_probes() {
     let (code, out, _) = run(&["scan", "198.18.1.0/30", "-p", "T:6443,U:123", "--udp", "8285,8472", "--dry-run"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("4 hosts × 4 ports = 16 probes"), "{out}");
+}
+
+/// The dry run's first two lines: the probe count and the port list.
+fn dry(args: &[&str]) -> (Option<i32>, String, String) {
+    let (code, out, err) = run(&[&["scan", "198.18.1.1"], args, &["--dry-run"]].concat());
+    (code, out.lines().take(2).collect::<Vec<_>>().join("\n"), err)
+}
+
+#[test]
+fn nmap_port_forms_count_their_probes() {
+    for (args, want) in [
+        (&["-p-"][..], "1 hosts × 65535 ports = 65535 probes in the first pass\nports: T:1-65535"),
+        (&["-p", "1-"], "1 hosts × 65535 ports = 65535 probes in the first pass\nports: T:1-65535"),
+        (&["-p", "-1024"], "1 hosts × 1024 ports = 1024 probes in the first pass\nports: T:1-1024"),
+        (&["-p=-1024"], "1 hosts × 1024 ports = 1024 probes in the first pass\nports: T:1-1024"),
+        (&["--ports", "-1024"], "1 hosts × 1024 ports = 1024 probes in the first pass\nports: T:1-1024"),
+        (&["-p", "30000-"], "1 hosts × 35536 ports = 35536 probes in the first pass\nports: T:30000-65535"),
+        (&["-p", "ssh,http,https"], "1 hosts × 3 ports = 3 probes in the first pass\nports: T:22,80,443"),
+        (&["-p", "T:https,U:ntp,domain", "--udp", "-2"], "1 hosts × 5 ports = 5 probes in the first pass\nports: T:443,U:1-2,53,123"),
+    ] {
+        let (code, out, err) = dry(args);
+        assert_eq!((code, out.as_str()), (Some(0), want), "{args:?}: {err}");
+    }
+    let (code, _, err) = dry(&["-p", "ssh,no-such-service"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bad port specification \"no-such-service\": \"no-such-service\" is not a port number, and the services database (/etc/services) has no tcp service of that name"), "{err}");
+    let (code, _, err) = dry(&["-p", "U:ssh"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("bad port specification \"U:ssh\""), "{err}");
+}
+
+#[test]
+fn host_names_resolve_before_the_sweep_and_fail_naming_the_name() {
+    // Outside a lab namespace only `localhost` is ever resolved.
+    let (code, out, err) = run(&["scan", "localhost", "-p", "22", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("host names: 1 resolved to 1 addresses in "), "{out}");
+    assert!(out.contains("\n  localhost → 127.0.0.1\n1 hosts × 1 ports = 1 probes"), "{out}");
+    let (code, _, err) = run(&["scan", "localhost", "-p", "22", "--dry-run", "--resolve", "off"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err, "portsweep: host name \"localhost\" is not resolved with --resolve off (give its address, or --resolve 4)\n");
+    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "22", "--dry-run", "--resolve", "6"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err, "portsweep: --resolve 6: IPv6 targets are not supported yet (use --resolve 4, the default, or all)\n");
+    // A name in a target file is named with its file and line (not resolved
+    // at all here: --resolve off).
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nodes.txt");
+    std::fs::write(&f, "198.19.0.10\n# by name\ncp-2.lab.test\n").unwrap();
+    let (code, _, err) = run(&["scan", &format!("@{}", f.display()), "-p", "22", "--dry-run", "--resolve", "off"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(&format!("{}:3: host name \"cp-2.lab.test\" is not resolved with --resolve off", f.display())), "{err}");
+    // Inventories too: a flag value and a file.
+    let (code, _, err) = run(&["audit", "--worker", "localhost", "--dry-run", "--resolve", "off"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--worker localhost: host name \"localhost\" is not resolved with --resolve off"), "{err}");
+    let (code, out, err) = run(&["audit", "--worker", "localhost", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("localhost → 127.0.0.1\n1 nodes (worker)"), "{out}");
+}
+
+#[test]
+fn outputs_are_checked_before_anything_runs() {
+    for (args, message) in [
+        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.json", "-o", "a.xml"][..], "--output a.xml: .xml means junit; scan reports are written as table, json or csv"),
+        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.html"], "--output a.html: .html means html, which is not implemented yet; scan reports are written as table, json or csv"),
+        (&["scan", "198.18.1.1", "-p", "80", "--format", "csv", "-o", "a.json"], "--output a.json: its extension means json, but --format is csv (write csv:a.json to force it)"),
+        (&["audit", "--worker", "198.19.1.1", "-o", "a.csv"], "--output a.csv: .csv means csv; audit reports are written as table, json, junit or markdown"),
+        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.json", "-o", "a.json"], "--output a.json is given twice"),
+    ] {
+        // --dry-run: nothing could be sent even if the check let it through.
+        let (code, _, err) = run(&[args, &["--dry-run"]].concat());
+        assert_eq!((code, err.as_str()), (Some(2), format!("portsweep: {message}\n").as_str()), "{args:?}");
+    }
+    let (code, _, err) = run(&["diff", "a.json", "b.json", "-o", "/no/such/dir/d.md"]);
+    assert_eq!((code, err.as_str()), (Some(2), "portsweep: --output /no/such/dir/d.md: directory /no/such/dir does not exist\n"));
+}
+
+/// A one-host scan report with `port` open.
+fn scan_report(port: u16, name: Option<&str>) -> String {
+    let name = name.map(|n| format!("\"name\": \"{n}\", ")).unwrap_or_default();
+    format!(
+        r#"{{"portsweep": "0.1.0", "format_version": 1, "kind": "scan", "started": "", "finished": "", "complete": true, "args": [], "seed": 1, "shard": "1/1", "ports": "T:22,80",
+            "stats": {{"probes_sent": 2, "replies": 2, "invalid_replies": 0, "retransmissions": 0, "duration_s": 0.1, "rate_pps": 20.0, "rx_dropped": 0, "passes": 1, "srtt_us": 1}},
+            "hosts": [{{"address": "198.19.1.1", {name}"status": "up", "default_state": "closed", "default_reason": "rst", "ports": [{{"port": {port}, "protocol": "tcp", "state": "open", "reason": "syn-ack"}}]}}]}}"#
+    )
+}
+
+#[test]
+fn several_outputs_from_one_diff_and_a_failed_one_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    // An old report without host names against a new one with them.
+    std::fs::write(p("before.json"), scan_report(22, None)).unwrap();
+    std::fs::write(p("after.json"), scan_report(80, Some("w-1.lab.test"))).unwrap();
+    std::fs::create_dir(p("blocked.json")).unwrap();
+    let s = |n: &str| p(n).display().to_string();
+    let (code, out, err) = run(&["diff", &s("before.json"), &s("after.json"), "-o", &s("d.json"), "-o", &s("blocked.json"), "-o", &s("d.md"), "-o", &format!("table:{}", s("d.out")), "-o", "-"]);
+    assert_eq!(code, Some(3), "a file that cannot be written: runtime error");
+    assert!(err.starts_with(&format!("portsweep: writing {}: ", s("blocked.json"))), "{err}");
+    let json = std::fs::read_to_string(p("d.json")).unwrap();
+    assert_eq!(out, json, "stdout (not a terminal) gets the JSON too");
+    let d: portsweep::diff::Diff = serde_json::from_str(&json).unwrap();
+    assert_eq!(d.ports.iter().map(|c| (c.port, c.name.as_deref())).collect::<Vec<_>>(), [(22, Some("w-1.lab.test")), (80, Some("w-1.lab.test"))]);
+    assert_eq!(std::fs::read_to_string(p("d.md")).unwrap(), portsweep::diff::render_markdown(&d));
+    assert_eq!(std::fs::read_to_string(p("d.out")).unwrap(), portsweep::diff::render_table(&d));
+    // All written: ndiff's exit code.
+    let (code, _, err) = run(&["diff", &s("before.json"), &s("after.json"), "-o", &s("d2.json"), "-o", &s("d2.md")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(p("d2.json").exists() && p("d2.md").exists());
+}
+
+#[test]
+fn merge_writes_every_format_of_the_merged_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    std::fs::write(p("one.json"), scan_report(80, Some("w-1.lab.test"))).unwrap();
+    let (code, _, err) = run(&["merge", &p("one.json"), "-o", &p("m.json"), "-o", &p("m.csv"), "-o", &format!("table:{}", p("m"))]);
+    assert_eq!(code, Some(0), "{err}");
+    let m: portsweep::report::ScanReport = serde_json::from_str(&std::fs::read_to_string(p("m.json")).unwrap()).unwrap();
+    assert_eq!(m.hosts[0].name.as_deref(), Some("w-1.lab.test"));
+    // The merge rebuilds the host's default: a 1-1 tie goes to open.
+    assert_eq!(std::fs::read_to_string(p("m.csv")).unwrap(), "address,protocol,port,state,reason,name\n198.19.1.1,tcp,22,closed,rst,w-1.lab.test\n");
+    let table = std::fs::read_to_string(p("m")).unwrap();
+    assert!(table.starts_with("198.19.1.1 (w-1.lab.test) up   1 ports open (syn-ack), 1 listed\n"), "{table}");
 }

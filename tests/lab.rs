@@ -284,3 +284,22 @@ fn a_second_ctrl_c_exits_at_once_and_the_periodic_checkpoint_resumes() {
     assert_exact(&s, &report);
     assert!(!checkpoint.exists(), "a finished scan removes its checkpoint");
 }
+
+#[test]
+fn lab_clean_removes_the_etc_files_of_killed_runs() {
+    let _g = lab_lock();
+    // A lab of a process that cannot exist (above any pid_max).
+    let stale = std::path::Path::new(portsweep::lab::etc::NETNS_ETC).join("psw4294967290x0s");
+    struct Remove<'a>(&'a std::path::Path);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.0);
+        }
+    }
+    let _guard = Remove(&stale);
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    let removed = Lab::clean_stale().expect("clean runs");
+    assert!(removed.contains(&"psw4294967290x0s".to_string()), "{removed:?}");
+    assert!(!stale.exists());
+}

@@ -119,6 +119,7 @@ impl Fake {
             .iter()
             .map(|(&address, (up, pairs))| HostReport {
                 address,
+                name: None,
                 status: if *up {
                     HostStatus::Up
                 } else {
@@ -851,6 +852,7 @@ fn small_scan() -> ScanReport {
     r.hosts = vec![
         HostReport {
             address: CP1,
+            name: None,
             status: HostStatus::Up,
             default_state: State::Closed,
             default_reason: Reason::Rst,
@@ -858,6 +860,7 @@ fn small_scan() -> ScanReport {
         },
         HostReport {
             address: W1,
+            name: None,
             status: HostStatus::Down,
             default_state: State::Filtered,
             default_reason: Reason::NoResponse,
@@ -865,6 +868,7 @@ fn small_scan() -> ScanReport {
         },
         HostReport {
             address: W2,
+            name: None,
             status: HostStatus::Up,
             default_state: State::Open,
             default_reason: Reason::SynAck,

@@ -2,14 +2,15 @@
 //! and must not expose (plan), what the nodes answer (scan), and the
 //! findings in between.
 use portsweep::wire::payload::PayloadTable;
-use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use portsweep::audit::{self, AuditFormat, AuditReport};
+use portsweep::audit::{self, AuditReport};
 use portsweep::inventory::{load_services, Inventory};
-use portsweep::report::write_output;
+use portsweep::output::first_file;
+use portsweep::resolve::Resolved;
 use portsweep::space::{HostSet, ScanSpace};
 
 use super::{plan, scan, stop_flag};
@@ -17,15 +18,15 @@ use crate::cli::AuditArgs;
 use crate::Failure;
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
+    // Checked before the inventory is read or a packet sent.
+    let destinations = super::destinations("audit", &args.output, args.format, args.dry_run)?;
     let stop = stop_flag()?;
     loop {
         let started = std::time::Instant::now();
-        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect())?;
-        let format = args.format.unwrap_or(if args.output.is_none() && std::io::stdout().is_terminal() { AuditFormat::Table } else { AuditFormat::Json });
+        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect(), first_file(&destinations))?;
         let Some(report) = report else { return Ok(0) };
-        write_output(args.output.as_deref(), &audit::render(&report, &plan, format))
-            .with_context(|| format!("writing {}", args.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "to stdout".into())))
-            .map_err(Failure::runtime)?;
+        // Every format from the one report of this sweep.
+        super::write_all(&destinations, |f| audit::render(&report, &plan, f))?;
         let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
         // `--every`: audit again until stopped (the DaemonSet's mode).
         let Some(every) = args.every else { return Ok(code) };
@@ -38,8 +39,9 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     }
 }
 
-/// The inventory from files and flags, merged.
-pub fn inventory(args: &AuditArgs) -> Result<Inventory, Failure> {
+/// The inventory from files and flags, merged, its host names resolved
+/// (with what they resolved to).
+pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
     let mut inv = Inventory::from_cli(&[("control-plane", &args.control_plane[..]), ("worker", &args.worker[..]), ("registry", &args.registry[..])]).map_err(Failure::input)?;
     for path in &args.inventory {
         inv = inv.merge(Inventory::load(path).map_err(Failure::input)?);
@@ -47,13 +49,15 @@ pub fn inventory(args: &AuditArgs) -> Result<Inventory, Failure> {
     if inv.is_empty() {
         return Err(Failure::input(anyhow!("no nodes: give --inventory FILE or --control-plane/--worker/--registry")));
     }
-    Ok(inv)
+    let resolved = super::resolve_names(&inv.queries(), &args.resolve)?;
+    Ok((inv.resolve(&resolved).map_err(Failure::input)?, resolved))
 }
 
 /// Runs the audit's scan and builds the report; `None` for a dry run
-/// (which prints what it would do).
-pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
-    let inventory = inventory(args)?;
+/// (which prints what it would do). A checkpoint goes next to
+/// `checkpoint_near` unless `--checkpoint` says otherwise.
+pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>, checkpoint_near: Option<&Path>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
+    let (inventory, resolved) = inventory(args)?;
     let services = match &args.services {
         Some(path) => load_services(path).map_err(Failure::input)?,
         None => Vec::new(),
@@ -64,12 +68,14 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
     let space = ScanSpace::new(hosts, ports);
     if let Some(path) = &args.scan_report {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())).map_err(Failure::input)?;
-        let scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        let mut scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        scan.name_hosts(&resolved.labels());
         let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
         report.vantage_node = args.vantage_node.clone();
         return Ok((Some(report), plan));
     }
     if args.dry_run {
+        print!("{}", super::names_summary(&resolved));
         println!(
             "{} nodes ({}), {} ports each ({}) = {} probes in the first pass",
             inventory.len(),
@@ -81,7 +87,8 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         return Ok((None, plan));
     }
     let payloads = PayloadTable::with_custom(plan.udp_payloads.clone());
-    let scan = scan::execute(space, &args.engine, payloads, stop, argv, args.output.as_deref())?;
+    let mut scan = scan::execute(space, &args.engine, payloads, stop, argv, checkpoint_near)?;
+    scan.name_hosts(&resolved.labels());
     let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
     report.vantage_node = args.vantage_node.clone();
     Ok((Some(report), plan))

@@ -7,10 +7,11 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
-use portsweep::audit::render_table as render_audit_table;
+use portsweep::audit::AuditFormat;
 use portsweep::lab::verify::{finding_keys, verify, verify_audit};
 use portsweep::lab::{Lab, Scenario};
-use portsweep::report::{render_table, write_output, OutputFormat};
+use portsweep::output::Destination;
+use portsweep::report::OutputFormat;
 
 use super::{audit, emit, scan, stop_flag};
 use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};
@@ -18,6 +19,12 @@ use crate::Failure;
 
 const BUILTIN: &str = include_str!("../../fixtures/scenarios/demo.toml");
 const BUILTIN_INVENTORY: &str = include_str!("../../fixtures/inventories/lab-cluster.ini");
+
+/// Where the demo's report goes: a scan's or an audit's formats.
+enum Outputs {
+    Scan(Vec<Destination<OutputFormat>>),
+    Audit(Vec<Destination<AuditFormat>>),
+}
 
 pub fn run(args: DemoArgs) -> Result<u8, Failure> {
     // The built-in scenario's inventory is compiled in too, so the demo
@@ -35,31 +42,35 @@ pub fn run(args: DemoArgs) -> Result<u8, Failure> {
             s
         }
     };
+    // The demo prints a table unless told otherwise (checked before building).
+    let out = &args.output;
+    let table = out.output.is_empty() && out.format.is_none();
+    let destinations = match scenario.audit.is_some() {
+        true => Outputs::Audit(if table { vec![Destination { path: None, format: AuditFormat::Table }] } else { super::destinations("audit", &out.output, super::audit_format(out.format)?, false)? }),
+        false => Outputs::Scan(if table { vec![Destination { path: None, format: OutputFormat::Table }] } else { super::destinations("scan", &out.output, out.format, false)? }),
+    };
     let stop = stop_flag()?;
     // A second Ctrl-C exits at once and leaves the namespaces: a later run
     // removes those of processes that are gone.
     let _ = Lab::clean_stale();
     eprintln!("demo: building lab {:?}: {}", scenario.name, scenario.description.trim());
     let lab = Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
-    let code = match scenario.audit.is_some() {
-        true => run_audit(&scenario, &lab, &args, stop),
-        false => run_scan(&scenario, &lab, &args, stop),
+    let code = match &destinations {
+        Outputs::Audit(d) => run_audit(&scenario, &lab, d, stop),
+        Outputs::Scan(d) => run_scan(&scenario, &lab, d, stop),
     };
     drop(lab);
     eprintln!("demo: lab torn down");
     code
 }
 
-fn run_scan(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u8, Failure> {
+fn run_scan(scenario: &Scenario, lab: &Lab, destinations: &[Destination<OutputFormat>], stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u8, Failure> {
     let space = scan::parse_space(&scenario.targets, &scenario.exclude, &scenario.ports)?;
     let engine = demo_engine()?;
     eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
     let argv: Vec<String> = std::env::args().collect();
     let report = lab.in_scanner(move || scan::execute(space, &engine, PayloadTable::builtin(), stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
-    match args.output.format {
-        None | Some(OutputFormat::Table) if args.output.output.is_none() => print!("{}", render_table(&report)),
-        _ => emit(&report, &args.output)?,
-    }
+    emit(&report, destinations)?;
     let v = verify(scenario, &report, true);
     println!("ground truth: {}", v.summary(10));
     Ok(if !report.complete {
@@ -79,7 +90,7 @@ fn demo_engine() -> Result<EngineArgs, Failure> {
     }
 }
 
-fn run_audit(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u8, Failure> {
+fn run_audit(scenario: &Scenario, lab: &Lab, destinations: &[Destination<AuditFormat>], stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u8, Failure> {
     let spec = scenario.audit.as_ref().ok_or_else(|| Failure::runtime(anyhow!("no audit in the scenario")))?;
     let mut argv: Vec<String> = vec!["portsweep".into(), "audit".into(), "--inventory".into(), path(&spec.inventory)];
     if let Some(s) = &spec.services {
@@ -93,15 +104,11 @@ fn run_audit(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::A
         Err(e) => return Err(Failure::input(anyhow!("scenario {}: audit arguments: {e}", scenario.name))),
     };
     eprintln!("demo: {} from namespace {}", argv[1..].join(" "), lab.scanner_ns());
-    let (report, _plan) = lab
-        .in_scanner(|| audit::execute(&audit_args, stop, argv.clone()))
+    let (report, plan) = lab
+        .in_scanner(|| audit::execute(&audit_args, stop, argv.clone(), None))
         .map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     let report = report.ok_or_else(|| Failure::runtime(anyhow!("the audit did not run")))?;
-    match &args.output.output {
-        Some(path) => write_output(Some(path), &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n")).context("writing the report").map_err(Failure::runtime)?,
-        None if args.output.format == Some(OutputFormat::Json) => print!("{}", serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"),
-        None => print!("{}", render_audit_table(&report)),
-    }
+    super::write_all(destinations, |f| portsweep::audit::render(&report, &plan, f))?;
     let v = verify_audit(scenario, &report.scan, true);
     let got = finding_keys(&report);
     let expected_found = got == spec.findings;

@@ -13,9 +13,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::CommandFactory;
-use portsweep::report::{render_csv, render_json, render_table, write_output, OutputFormat, ScanReport};
+use portsweep::audit::AuditFormat;
+use portsweep::output::{self, Destination};
+use portsweep::report::{render_csv, render_json, render_table, OutputFormat, ScanReport};
+use portsweep::resolve::{self, Query, Resolved};
 
-use crate::cli::{Cli, Command, LabAction, OutputArgs};
+use crate::cli::{Cli, Command, LabAction, ResolveArgs};
 use crate::Failure;
 
 pub fn run(cli: Cli) -> Result<u8, Failure> {
@@ -59,20 +62,75 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
-/// Renders and writes a report as the output flags ask.
-pub fn emit(report: &ScanReport, out: &OutputArgs) -> Result<(), Failure> {
-    let format = out.format.unwrap_or(if out.output.is_none() && std::io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Json });
-    let text = match format {
+/// Where a report of `kind` goes, from `--output` and `--format`; checked
+/// before any work (bad input: exit 2), directories too unless `dry_run`.
+pub fn destinations<F: clap::ValueEnum + Copy + PartialEq>(kind: &str, specs: &[String], format: Option<F>, dry_run: bool) -> Result<Vec<Destination<F>>, Failure> {
+    let destinations = output::plan(kind, specs, format, std::io::stdout().is_terminal()).map_err(Failure::input)?;
+    if !dry_run {
+        output::check_directories(&destinations).map_err(Failure::input)?;
+    }
+    Ok(destinations)
+}
+
+/// Writes a report to every destination; a file that fails does not stop
+/// the others, and all failures make one runtime error (exit 3).
+pub fn write_all<F: Copy + PartialEq>(destinations: &[Destination<F>], render: impl FnMut(F) -> String) -> Result<(), Failure> {
+    output::write_all(destinations, render).map_err(Failure::runtime)
+}
+
+/// Writes a scan report to every destination.
+pub fn emit(report: &ScanReport, destinations: &[Destination<OutputFormat>]) -> Result<(), Failure> {
+    write_all(destinations, |f| match f {
         OutputFormat::Table => render_table(report),
         OutputFormat::Json => render_json(report),
         OutputFormat::Csv => render_csv(report),
-    };
-    write_output(out.output.as_deref(), &text)
-        .with_context(|| match &out.output {
-            Some(p) => format!("writing {}", p.display()),
-            None => "writing to stdout".into(),
-        })
-        .map_err(Failure::runtime)
+    })
+}
+
+/// `--format` of a command whose report may be an audit (merge, demo):
+/// the scan formats an audit has too.
+pub fn audit_format(format: Option<OutputFormat>) -> Result<Option<AuditFormat>, Failure> {
+    match format {
+        None => Ok(None),
+        Some(OutputFormat::Table) => Ok(Some(AuditFormat::Table)),
+        Some(OutputFormat::Json) => Ok(Some(AuditFormat::Json)),
+        Some(OutputFormat::Csv) => Err(Failure::input(anyhow::anyhow!("--format csv: audit reports are written as table, json, junit or markdown (by --output's extension)"))),
+    }
+}
+
+/// Resolves the host names of a run as `--resolve` and
+/// `--resolve-timeout` say (a name that gives no address: exit 2), and
+/// warns about AAAA records that are not scanned.
+pub fn resolve_names(queries: &[Query], args: &ResolveArgs) -> Result<Resolved, Failure> {
+    let resolved = resolve::resolve(queries, args.resolve, args.resolve_timeout).map_err(Failure::input)?;
+    for (name, a) in &resolved.ipv6_skipped {
+        eprintln!("portsweep: {name}: {a} not scanned: IPv6 targets are not supported yet");
+    }
+    Ok(resolved)
+}
+
+/// The dry-run lines about host names: how many, to how many addresses,
+/// how long it took, and the first few.
+pub fn names_summary(resolved: &Resolved) -> String {
+    if resolved.is_empty() {
+        return String::new();
+    }
+    let labels = resolved.labels();
+    let mut s = format!("host names: {} resolved to {} addresses in {} ms\n", resolved.len(), resolved.address_count(), resolved.elapsed.as_millis());
+    let mut by_name: Vec<(&String, Vec<String>)> = Vec::new();
+    for (a, n) in &labels {
+        match by_name.iter_mut().find(|(m, _)| *m == n) {
+            Some((_, v)) => v.push(a.to_string()),
+            None => by_name.push((n, vec![a.to_string()])),
+        }
+    }
+    for (n, addrs) in by_name.iter().take(10) {
+        s += &format!("  {n} → {}\n", addrs.join(", "));
+    }
+    if by_name.len() > 10 {
+        s += &format!("  … and {} more\n", by_name.len() - 10);
+    }
+    s
 }
 
 /// Builds the lab, runs `command` in its scanner namespace, tears it down
@@ -115,12 +173,14 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
     }
     let merged = portsweep::report::merge::merge(&scans).map_err(Failure::input)?;
     if audits.is_empty() {
-        emit(&merged, &args.output)?;
+        let destinations = destinations("scan", &args.output.output, args.output.format, false)?;
+        emit(&merged, &destinations)?;
         return Ok(if merged.complete { 0 } else { 130 });
     }
     if audits.len() != scans.len() {
         return Err(Failure::input(anyhow::anyhow!("mixed scan and audit reports: merge one kind at a time")));
     }
+    let destinations = destinations("audit", &args.output.output, audit_format(args.output.format)?, false)?;
     let (first_name, first) = &audits[0];
     for (name, a) in &audits[1..] {
         if (a.phase, a.from, &a.options) != (first.phase, first.from, &first.options) || a.nodes.iter().map(|n| (&n.name, n.address, &n.roles)).ne(first.nodes.iter().map(|n| (&n.name, n.address, &n.roles))) {
@@ -140,12 +200,6 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
     };
     let mut report = portsweep::audit::AuditReport::build(&plan, &inventory, &services, first.phase, first.from, merged);
     report.vantage_node = first.vantage_node.clone();
-    let format = match args.output.format {
-        Some(OutputFormat::Table) => portsweep::audit::AuditFormat::Table,
-        Some(_) => portsweep::audit::AuditFormat::Json,
-        None if args.output.output.is_none() && std::io::stdout().is_terminal() => portsweep::audit::AuditFormat::Table,
-        None => portsweep::audit::AuditFormat::Json,
-    };
-    write_output(args.output.output.as_deref(), &portsweep::audit::render(&report, &plan, format)).context("writing the merged audit").map_err(Failure::runtime)?;
+    write_all(&destinations, |f| portsweep::audit::render(&report, &plan, f))?;
     Ok(if report.scan.complete { 0 } else { 130 })
 }

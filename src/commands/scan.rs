@@ -11,8 +11,9 @@ use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
+use portsweep::output::first_file;
 use portsweep::report::{RunInfo, ScanReport};
-use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
+use portsweep::space::{HostSet, PortList, Protocol, ScanSpace, Targets};
 use portsweep::plan::Plan;
 use portsweep::wire::payload::PayloadTable;
 use portsweep::wire::Cookie;
@@ -27,15 +28,23 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
+    // Everything that can be wrong with the command line is found before
+    // a name is resolved or a packet sent: outputs, ports, target syntax.
+    let destinations = super::destinations("scan", &args.output.output, args.output.format, args.dry_run)?;
+    // `U:` only: a service name may start with a u (`--udp upnp`).
+    let udp = |u: &str| u.strip_prefix("U:").or_else(|| u.strip_prefix("u:")).unwrap_or(u).to_string();
     let ports = match (&args.ports, &args.udp) {
-        (Some(p), Some(u)) => format!("{p},U:{}", u.trim_start_matches(['U', 'u', ':'])),
+        (Some(p), Some(u)) => format!("{p},U:{}", udp(u)),
         (Some(p), None) => p.clone(),
-        (None, Some(u)) => format!("U:{}", u.trim_start_matches(['U', 'u', ':'])),
+        (None, Some(u)) => format!("U:{}", udp(u)),
         (None, None) => return Err(Failure::input(anyhow!("give ports with -p and/or --udp"))),
     };
-    let space = parse_space(&args.targets, &args.exclude, &ports)?;
+    let ports = PortList::parse(&ports, Protocol::Tcp).map_err(Failure::input)?;
+    let targets = Targets::parse(&args.targets, &args.exclude).map_err(Failure::input)?;
+    let resolved = super::resolve_names(&targets.queries(), &args.resolve)?;
+    let space = ScanSpace::new(targets.hosts(&resolved).map_err(Failure::input)?, ports);
     if args.dry_run {
-        print!("{}", dry_run(&space, &args.engine));
+        print!("{}{}", super::names_summary(&resolved), dry_run(&space, &args.engine));
         return Ok(0);
     }
     let stop = stop_flag()?;
@@ -43,11 +52,13 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         Some(path) => PayloadTable::with_custom(Plan::from_file(path).map_err(Failure::input)?.udp_payloads),
         None => PayloadTable::builtin(),
     };
-    let report = execute(space, &args.engine, payloads, stop, std::env::args().collect(), args.output.output.as_deref())?;
-    super::emit(&report, &args.output)?;
+    let mut report = execute(space, &args.engine, payloads, stop, std::env::args().collect(), first_file(&destinations))?;
+    report.name_hosts(&resolved.labels());
+    super::emit(&report, &destinations)?;
     Ok(if report.complete { 0 } else { 130 })
 }
 
+/// The space of address-only targets (lab scenarios).
 pub fn parse_space(targets: &[String], exclude: &[String], ports: &str) -> Result<ScanSpace, Failure> {
     let hosts = HostSet::parse(targets, exclude).map_err(Failure::input)?;
     let ports = PortList::parse(ports, Protocol::Tcp).map_err(Failure::input)?;
@@ -73,11 +84,12 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
         None => "as fast as the machine sends (--rate max)".into(),
     };
     format!(
-        "{} hosts × {} ports = {} probes in the first pass{}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
+        "{} hosts × {} ports = {} probes in the first pass{}\nports: {}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
         space.hosts.len(),
         space.ports.len(),
         probes,
         if engine.shard.count > 1 { format!(" (shard {}/{})", engine.shard.index + 1, engine.shard.count) } else { String::new() },
+        space.ports.to_spec(),
         time,
         store,
         store as f64 / (1 << 20) as f64,
@@ -85,9 +97,8 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
     )
 }
 
-/// Opens the raw sockets and runs a scan of `space`, with a progress bar on
-/// a terminal. Returns the report (marked incomplete if `stop` was set).
-/// Where a checkpoint goes: `--checkpoint`, else next to the output.
+/// Where a checkpoint goes: `--checkpoint`, else next to the first output
+/// file.
 pub fn checkpoint_path(engine: &EngineArgs, output: Option<&Path>) -> PathBuf {
     match (&engine.checkpoint, output) {
         (Some(p), _) => p.clone(),
@@ -120,6 +131,8 @@ fn load_resume(path: &Path, space: &ScanSpace, engine: &EngineArgs) -> Result<Ch
     Ok(cp)
 }
 
+/// Opens the raw sockets and runs a scan of `space`, with a progress bar on
+/// a terminal. Returns the report (marked incomplete if `stop` was set).
 pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
     let resume = match &engine.resume {
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),

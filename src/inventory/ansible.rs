@@ -22,11 +22,14 @@
 //! `ansible_host=95.54.0.12  # ip=10.3.0.1`). The host's address is its `ip`
 //! variable (kubespray binds Kubernetes to it, it is the node's InternalIP),
 //! else `ansible_host`, else `ansible_ssh_host`, else the host name itself
-//! when it is an IPv4 address (kubeasz). The node name is kubeasz's
+//! (kubeasz writes addresses there). `ansible_host`, `ansible_ssh_host` and
+//! the host name may be DNS names, as Ansible connects to them: such a node
+//! is resolved by the command; `ip` must be an address. The node name is kubeasz's
 //! `k8s_nodename` when set, else the host name. Host patterns with a numeric
 //! or letter range (`node[01:03]`, `10.0.0.[1:3]`) expand as in Ansible.
 
-use super::{Inventory, InventoryError, Node, MAX_EXPANSION};
+use super::{Inventory, InventoryError, NamedNode, Node, MAX_EXPANSION};
+use crate::resolve::is_host_name;
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
@@ -326,6 +329,7 @@ pub(super) fn from_ini_str(text: &str, source_name: &str) -> Result<Inventory, I
     }
 
     let mut nodes = Vec::new();
+    let mut named = Vec::new();
     for name in &host_order {
         let Some(roles) = roles_of.get(name.as_str()) else {
             continue;
@@ -333,18 +337,17 @@ pub(super) fn from_ini_str(text: &str, source_name: &str) -> Result<Inventory, I
         let Some(host) = hosts.get(name) else {
             continue;
         };
-        let address = host_address(name, host).map_err(|(line, m)| err(line, m))?;
         let node_name = match host.var("k8s_nodename") {
             Some((n, _)) if !n.trim().is_empty() => n.trim().to_string(),
             _ => name.clone(),
         };
-        nodes.push(Node {
-            name: node_name,
-            address,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        });
+        let roles = roles.iter().map(|r| r.to_string()).collect();
+        match host_address(name, host).map_err(|(line, m)| err(line, m))? {
+            (Address::Ip(address), _) => nodes.push(Node { name: node_name, address, roles }),
+            (Address::Name(dns), line) => named.push(NamedNode { name: node_name, host: dns, roles, origin: format!("{source_name}:{line}") }),
+        }
     }
-    Inventory::from_nodes(nodes).non_empty(
+    Inventory::from_nodes(nodes).with_named(named).non_empty(
         source_name,
         "no host is in a Kubernetes group (kube_control_plane, kube_master, etcd, kube_node, harbor)",
     )
@@ -367,25 +370,37 @@ fn members(group: &str, groups: &HashMap<String, Group>) -> BTreeSet<String> {
     out
 }
 
-fn host_address(name: &str, host: &Host) -> Result<Ipv4Addr, (usize, String)> {
+/// Where a host is: an address, or a DNS name to resolve.
+enum Address {
+    Ip(Ipv4Addr),
+    Name(String),
+}
+
+/// The host's address and the line that gave it.
+fn host_address(name: &str, host: &Host) -> Result<(Address, usize), (usize, String)> {
     for key in ["ip", "ansible_host", "ansible_ssh_host"] {
         if let Some((value, line)) = host.var(key) {
-            return value.trim().parse().map_err(|_| {
-                (
-                    line,
-                    format!("host \"{name}\": {key} \"{value}\" is not an IPv4 address"),
-                )
-            });
+            let value = value.trim();
+            if let Ok(a) = value.parse() {
+                return Ok((Address::Ip(a), line));
+            }
+            if key != "ip" && is_host_name(value) {
+                return Ok((Address::Name(value.to_string()), line));
+            }
+            let what = if key == "ip" { "an IPv4 address" } else { "an IPv4 address or host name" };
+            return Err((line, format!("host \"{name}\": {key} \"{value}\" is not {what}")));
         }
     }
-    name.parse().map_err(|_| {
-        (
-            host.first_line,
-            format!(
-                "host \"{name}\": no IPv4 address (set ansible_host=IP or ip=IP, or name the host by its address)"
-            ),
-        )
-    })
+    if let Ok(a) = name.parse() {
+        return Ok((Address::Ip(a), host.first_line));
+    }
+    if is_host_name(name) {
+        return Ok((Address::Name(name.to_string()), host.first_line));
+    }
+    Err((
+        host.first_line,
+        format!("host \"{name}\": no IPv4 address (set ansible_host=IP or ip=IP, or name the host by its address or DNS name)"),
+    ))
 }
 
 #[cfg(test)]

@@ -9,10 +9,14 @@
 //!   registry: "198.19.0.2"     # a single value needs no list
 //! ```
 //!
+//! An address may be a host name instead (`address: cp-1.example.internal`,
+//! `worker: [w-1.example.internal]`): the node is named by it unless `name:`
+//! says otherwise, and resolved by the command (see the module above).
+//!
 //! Every value is checked inside serde so a bad address is reported at its
 //! own line, by serde_yaml_ng (line, column, field path) or toml (span).
 
-use super::{AddrSpec, Inventory, InventoryError, Node};
+use super::{AddrSpec, HostSpec, Inventory, InventoryError, NamedNode, Node};
 use crate::plan::serde_util::{line_of_offset, split_yaml_error, StrVisitor, Text};
 use crate::plan::{canonical_role, validate_role, Roles};
 use serde::de::{self, SeqAccess, Visitor};
@@ -40,28 +44,36 @@ struct FileNode {
     roles: Roles,
 }
 
-/// A single IPv4 address (a `nodes:` entry is one node, not a CIDR).
-struct Addr(Ipv4Addr);
+/// A single IPv4 address or a host name (a `nodes:` entry is one node, not
+/// a CIDR).
+enum Addr {
+    Ip(Ipv4Addr),
+    Name(String),
+}
 
 impl FromStr for Addr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.trim()
-            .parse()
-            .map(Addr)
-            .map_err(|_| format!("\"{}\" is not an IPv4 address", s.trim()))
+        let s = s.trim();
+        if let Ok(a) = s.parse() {
+            return Ok(Addr::Ip(a));
+        }
+        if crate::resolve::is_host_name(s) {
+            return Ok(Addr::Name(s.to_string()));
+        }
+        Err(format!("\"{s}\" is not an IPv4 address or host name"))
     }
 }
 
 impl<'de> Deserialize<'de> for Addr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor::new("an IPv4 address"))
+        d.deserialize_str(StrVisitor::new("an IPv4 address or host name"))
     }
 }
 
 impl<'de> Deserialize<'de> for AddrSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor::new("an IPv4 address, CIDR or range"))
+        d.deserialize_str(StrVisitor::new("an IPv4 address, CIDR, range or host name"))
     }
 }
 
@@ -85,7 +97,7 @@ impl<'de> Deserialize<'de> for RoleName {
 }
 
 /// One spec or a list of specs.
-struct AddrList(Vec<Ipv4Addr>);
+struct AddrList(Vec<HostSpec>);
 
 struct AddrListVisitor;
 
@@ -93,19 +105,19 @@ impl<'de> Visitor<'de> for AddrListVisitor {
     type Value = AddrList;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an address, CIDR or range, or a list of them")
+        f.write_str("an address, CIDR, range or host name, or a list of them")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<AddrList, E> {
         v.parse::<AddrSpec>()
-            .map(|s| AddrList(s.0))
+            .map(|s| AddrList(vec![s.0]))
             .map_err(E::custom)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AddrList, A::Error> {
         let mut out = Vec::new();
         while let Some(spec) = seq.next_element::<AddrSpec>()? {
-            out.extend(spec.0);
+            out.push(spec.0);
         }
         Ok(AddrList(out))
     }
@@ -119,24 +131,40 @@ impl<'de> Deserialize<'de> for AddrList {
 
 fn build(file: InventoryFile, source_name: &str) -> Result<Inventory, InventoryError> {
     let mut nodes = Vec::new();
+    let mut named = Vec::new();
     for n in file.nodes {
-        let address = n.address.0;
-        nodes.push(Node {
-            name: n.name.map_or_else(|| address.to_string(), |t| t.0),
-            address,
-            roles: n.roles.0,
-        });
-    }
-    for (role, addrs) in file.roles {
-        for address in addrs.0 {
-            nodes.push(Node {
-                name: address.to_string(),
+        match n.address {
+            Addr::Ip(address) => nodes.push(Node {
+                name: n.name.map_or_else(|| address.to_string(), |t| t.0),
                 address,
-                roles: vec![role.0.clone()],
-            });
+                roles: n.roles.0,
+            }),
+            Addr::Name(host) => named.push(NamedNode {
+                name: n.name.map_or_else(|| host.clone(), |t| t.0),
+                host,
+                roles: n.roles.0,
+                origin: source_name.to_string(),
+            }),
         }
     }
-    Inventory::from_nodes(nodes).non_empty(source_name, "give a `nodes:` list or a `roles:` map")
+    for (role, specs) in file.roles {
+        for spec in specs.0 {
+            match spec {
+                HostSpec::Addresses(addrs) => nodes.extend(addrs.into_iter().map(|address| Node {
+                    name: address.to_string(),
+                    address,
+                    roles: vec![role.0.clone()],
+                })),
+                HostSpec::Name(host) => named.push(NamedNode {
+                    name: host.clone(),
+                    host,
+                    roles: vec![role.0.clone()],
+                    origin: source_name.to_string(),
+                }),
+            }
+        }
+    }
+    Inventory::from_nodes(nodes).with_named(named).non_empty(source_name, "give a `nodes:` list or a `roles:` map")
 }
 
 pub(super) fn from_yaml_str(text: &str, source_name: &str) -> Result<Inventory, InventoryError> {

@@ -15,6 +15,14 @@
 //! * an Ansible INI inventory of kubeasz or kubespray ([`ansible`]);
 //! * and, for NodePorts, `kubectl get svc -A -o json` ([`parse_services`]).
 //!
+//! Nodes may be given by host name wherever an address goes (a `nodes:`
+//! address, a `roles:` value, `ansible_host=`, an Ansible host named by its
+//! DNS name, a flag value). Parsing does not resolve them: such a node is
+//! kept in [`Inventory::unresolved`] with where it was written, the command
+//! resolves every name of the run in one bounded batch
+//! ([`crate::resolve`]), and [`Inventory::resolve`] turns each into one node
+//! per address, named as the inventory names it, else by its host name.
+//!
 //! [`Inventory::load`] picks the format from the extension, else from the
 //! content. Whatever the source, the result is one shape: nodes sorted by
 //! address, one node per address (roles merged; a real name wins over a name
@@ -31,6 +39,7 @@ pub mod kubectl;
 pub use kubectl::{load_services, parse_services, NodePortService};
 
 use crate::plan::{canonical_role, validate_role};
+use crate::resolve::{is_host_name, Query, Resolved};
 use serde::Serialize;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,10 +74,32 @@ impl Node {
     }
 }
 
-/// The nodes of a cluster, sorted by address, one per address.
+/// A node given by host name, until [`Inventory::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedNode {
+    /// The node's name in the report (the inventory's, else `host`).
+    pub name: String,
+    /// The host name to resolve.
+    pub host: String,
+    pub roles: Vec<String>,
+    /// Where it was written (`inv.yaml`, `hosts.ini:7`, `--worker …`).
+    pub origin: String,
+}
+
+/// The nodes of a cluster, sorted by address, one per address; and nodes
+/// given by host name, not yet resolved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Inventory {
     pub nodes: Vec<Node>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<NamedNode>,
+}
+
+/// What an address field holds: addresses, or a host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostSpec {
+    Addresses(Vec<Ipv4Addr>),
+    Name(String),
 }
 
 /// The formats [`Inventory::load`] understands.
@@ -115,6 +146,9 @@ pub enum InventoryError {
         value: String,
         message: String,
     },
+    /// A host name the batch did not resolve.
+    #[error("{}host name {host:?} was not resolved", crate::resolve::at(origin))]
+    Unresolved { origin: String, host: String },
 }
 
 fn located(source_name: &str, line: Option<usize>, column: Option<usize>, message: &str) -> String {
@@ -136,14 +170,16 @@ impl InventoryError {
     }
 }
 
-/// Expands an address, a CIDR or a range into addresses, in order.
+/// An address, a CIDR or a range expanded into addresses, in order; or a
+/// host name ([`is_host_name`]).
 ///
 /// `a.b.c.d`, `a.b.c.d/nn` (host bits are ignored, as a scanner does), and
-/// `a.b.c.d-e.f.g.h` or `a.b.c.d-h` (last octet). More than
+/// `a.b.c.d-e.f.g.h` or `a.b.c.d-h` (last octet); a dash after an address
+/// makes a range, so `10.0.0.1-3` is one and `worker-3` a name. More than
 /// [`MAX_EXPANSION`] addresses is refused.
-pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
+pub fn parse_host_spec(spec: &str) -> Result<HostSpec, String> {
     let s = spec.trim();
-    let not_addr = || format!("\"{s}\" is not an IPv4 address, CIDR or range");
+    let not_addr = || format!("\"{s}\" is not an IPv4 address, CIDR, range or host name");
     if let Some((net, prefix)) = s.split_once('/') {
         let addr: Ipv4Addr = net.trim().parse().map_err(|_| not_addr())?;
         let prefix: u32 = match prefix.trim().parse() {
@@ -162,9 +198,9 @@ pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
             u32::MAX << (32 - prefix)
         };
         let base = u32::from(addr) & mask;
-        return Ok((base..=base | !mask).map(Ipv4Addr::from).collect());
+        return Ok(HostSpec::Addresses((base..=base | !mask).map(Ipv4Addr::from).collect()));
     }
-    if let Some((a, b)) = s.split_once('-') {
+    if let Some((a, b)) = s.split_once('-').filter(|(a, _)| a.trim().parse::<Ipv4Addr>().is_ok()) {
         let start: Ipv4Addr = a.trim().parse().map_err(|_| not_addr())?;
         let b = b.trim();
         let end: Ipv4Addr = if b.contains('.') {
@@ -184,11 +220,15 @@ pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
                 "range {s} has {count} addresses; more than a /16 (65536) is refused"
             ));
         }
-        return Ok((lo..=hi).map(Ipv4Addr::from).collect());
+        return Ok(HostSpec::Addresses((lo..=hi).map(Ipv4Addr::from).collect()));
     }
-    s.parse::<Ipv4Addr>()
-        .map(|a| vec![a])
-        .map_err(|_| not_addr())
+    if let Ok(a) = s.parse::<Ipv4Addr>() {
+        return Ok(HostSpec::Addresses(vec![a]));
+    }
+    if is_host_name(s) {
+        return Ok(HostSpec::Name(s.to_string()));
+    }
+    Err(not_addr())
 }
 
 /// A node's address given as a name (`10.0.0.5`) — the default name of a node
@@ -221,12 +261,35 @@ impl Inventory {
         }
         Inventory {
             nodes: by_addr.into_values().collect(),
+            unresolved: Vec::new(),
         }
+    }
+
+    /// Adds nodes given by host name (roles normalized).
+    pub fn with_named(mut self, named: impl IntoIterator<Item = NamedNode>) -> Inventory {
+        self.unresolved.extend(named.into_iter().map(|n| NamedNode { roles: normalize_roles(n.roles), ..n }));
+        self
     }
 
     /// Both inventories' nodes, normalized (e.g. a file plus CLI flags).
     pub fn merge(self, other: Inventory) -> Inventory {
-        Inventory::from_nodes(self.nodes.into_iter().chain(other.nodes))
+        Inventory::from_nodes(self.nodes.into_iter().chain(other.nodes)).with_named(self.unresolved.into_iter().chain(other.unresolved))
+    }
+
+    /// The host names to resolve, with where each was written.
+    pub fn queries(&self) -> Vec<Query> {
+        self.unresolved.iter().map(|n| Query::new(n.host.clone(), n.origin.clone())).collect()
+    }
+
+    /// Every node given by host name becomes one node per address of
+    /// `resolved` (merged with the others by address, as any node is).
+    pub fn resolve(self, resolved: &Resolved) -> Result<Inventory, InventoryError> {
+        let mut nodes = self.nodes;
+        for n in self.unresolved {
+            let addrs = resolved.get(&n.host).ok_or_else(|| InventoryError::Unresolved { origin: n.origin.clone(), host: n.host.clone() })?;
+            nodes.extend(addrs.iter().map(|&address| Node { name: n.name.clone(), address, roles: n.roles.clone() }));
+        }
+        Ok(Inventory::from_nodes(nodes))
     }
 
     /// Reads an inventory file in any supported format (see
@@ -258,12 +321,13 @@ impl Inventory {
     }
 
     /// Builds an inventory from CLI flag values: `(role, values)` pairs, each
-    /// value an address, CIDR or range, or several joined by commas
-    /// (`--worker 10.0.0.1,10.0.0.2`).
+    /// value an address, CIDR, range or host name, or several joined by
+    /// commas (`--worker 10.0.0.1,10.0.0.2`).
     pub fn from_cli<R: AsRef<str>, S: AsRef<str>>(
         groups: &[(R, &[S])],
     ) -> Result<Inventory, InventoryError> {
         let mut nodes = Vec::new();
+        let mut named = Vec::new();
         for (role, values) in groups {
             let role = role.as_ref();
             let canonical = canonical_role(role);
@@ -275,25 +339,33 @@ impl Inventory {
                 };
                 validate_role(&canonical).map_err(arg_err)?;
                 for spec in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    for address in expand_addresses(spec).map_err(arg_err)? {
-                        nodes.push(Node {
+                    match parse_host_spec(spec).map_err(arg_err)? {
+                        HostSpec::Addresses(addrs) => nodes.extend(addrs.into_iter().map(|address| Node {
                             name: address.to_string(),
                             address,
                             roles: vec![canonical.clone()],
-                        });
+                        })),
+                        HostSpec::Name(host) => named.push(NamedNode {
+                            name: host.clone(),
+                            host,
+                            roles: vec![canonical.clone()],
+                            origin: format!("--{role} {value}"),
+                        }),
                     }
                 }
             }
         }
-        Ok(Inventory::from_nodes(nodes))
+        Ok(Inventory::from_nodes(nodes).with_named(named))
     }
 
+    /// Nodes, not counting those given by host name until resolved.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// No node at all, resolved or not.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.nodes.is_empty() && self.unresolved.is_empty()
     }
 
     /// The node at `address`.
@@ -394,14 +466,14 @@ pub fn detect_format(path: Option<&Path>, text: &str) -> InventoryFormat {
     }
 }
 
-/// An address, CIDR or range, expanded; parsed inside serde so errors carry
-/// the value's position.
-pub(crate) struct AddrSpec(pub Vec<Ipv4Addr>);
+/// An address, CIDR, range or host name; parsed inside serde so errors
+/// carry the value's position.
+pub(crate) struct AddrSpec(pub HostSpec);
 
 impl FromStr for AddrSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        expand_addresses(s).map(AddrSpec)
+        parse_host_spec(s).map(AddrSpec)
     }
 }
 

@@ -14,6 +14,14 @@ fn summary(inv: &Inventory) -> Vec<String> {
         .collect()
 }
 
+/// The addresses of an address, CIDR or range.
+fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
+    match parse_host_spec(spec)? {
+        HostSpec::Addresses(a) => Ok(a),
+        HostSpec::Name(n) => Err(format!("{n} is a name")),
+    }
+}
+
 fn err(text: &str, source: &str, format: InventoryFormat) -> String {
     Inventory::parse(text, source, format)
         .unwrap_err()
@@ -73,11 +81,17 @@ fn cidr_and_range_expansion() {
     );
     assert_eq!(
         expand_addresses("10.0.0.300").unwrap_err(),
-        "\"10.0.0.300\" is not an IPv4 address, CIDR or range"
+        "\"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
     );
     assert_eq!(
         expand_addresses("fd00::1").unwrap_err(),
-        "\"fd00::1\" is not an IPv4 address, CIDR or range"
+        "\"fd00::1\" is not an IPv4 address, CIDR, range or host name"
+    );
+    assert_eq!(parse_host_spec(" worker-3.lab.test ").unwrap(), HostSpec::Name("worker-3.lab.test".into()));
+    assert_eq!(parse_host_spec("worker-3").unwrap(), HostSpec::Name("worker-3".into()));
+    assert_eq!(
+        expand_addresses("10.0.0.1-x").unwrap_err(),
+        "\"10.0.0.1-x\" is not an IPv4 address, CIDR, range or host name"
     );
     assert_eq!(
         expand_addresses("10.0.0.0/33").unwrap_err(),
@@ -144,7 +158,7 @@ fn cli_flags() {
     let e = Inventory::from_cli(&[("worker", &["10.0.0.1", "10.0.0.300"][..])]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "--worker 10.0.0.300: \"10.0.0.300\" is not an IPv4 address, CIDR or range"
+        "--worker 10.0.0.300: \"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
     );
     let e = Inventory::from_cli(&[("control-plane", &["10.0.0.0/8"][..])]).unwrap_err();
     assert_eq!(
@@ -166,7 +180,7 @@ fn yaml_errors_name_line_and_field() {
             "inv.yaml",
             y
         ),
-        "inv.yaml:4:7: roles.worker[1]: \"10.0.0.300\" is not an IPv4 address, CIDR or range"
+        "inv.yaml:4:7: roles.worker[1]: \"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
     );
     assert_eq!(
         err("roles:\n  worker: 10.0.0.0/8\n", "inv.yaml", y),
@@ -182,7 +196,7 @@ fn yaml_errors_name_line_and_field() {
             "inv.yaml",
             y
         ),
-        "inv.yaml:3:14: nodes[0].address: \"10.0.0.0/24\" is not an IPv4 address"
+        "inv.yaml:3:14: nodes[0].address: \"10.0.0.0/24\" is not an IPv4 address or host name"
     );
     assert_eq!(
         err(
@@ -219,7 +233,7 @@ fn toml_errors_name_the_line() {
             "inv.toml",
             t
         ),
-        "inv.toml:2: \"10.0.0.300\" is not an IPv4 address, CIDR or range"
+        "inv.toml:2: \"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
     );
     assert_eq!(
         err(
@@ -433,7 +447,7 @@ fn ansible_errors_name_line_and_host() {
     let a = InventoryFormat::AnsibleIni;
     assert_eq!(
         err(INI, "inventory.ini", a),
-        "inventory.ini:6: host \"node3\": ansible_host \"10.0.0.300\" is not an IPv4 address"
+        "inventory.ini:6: host \"node3\": ansible_host \"10.0.0.300\" is not an IPv4 address or host name"
     );
     assert_eq!(
         err(
@@ -447,8 +461,12 @@ fn ansible_errors_name_line_and_host() {
         "inventory.ini:6: host \"node3\": ip \"10.3.0.x\" is not an IPv4 address"
     );
     assert_eq!(
-        err(&INI.replace("node3 ansible_host=10.0.0.300", "node3"), "inventory.ini", a),
-        "inventory.ini:6: host \"node3\": no IPv4 address (set ansible_host=IP or ip=IP, or name the host by its address)"
+        err(&INI.replace("node3 ansible_host=10.0.0.300", "node3 ansible_host=-bad-"), "inventory.ini", a),
+        "inventory.ini:6: host \"node3\": ansible_host \"-bad-\" is not an IPv4 address or host name"
+    );
+    assert_eq!(
+        err(&INI.replace("node3 ansible_host=10.0.0.300", "node3 ip=node3.lab.test"), "inventory.ini", a),
+        "inventory.ini:6: host \"node3\": ip \"node3.lab.test\" is not an IPv4 address"
     );
     assert_eq!(
         err(&INI.replace("[kube_node]", "[kube_node:hosts]"), "inventory.ini", a),
@@ -571,5 +589,75 @@ fn load_reports_io_errors_with_the_path() {
     assert_eq!(
         e.to_string(),
         "cannot read /nonexistent/portsweep/hosts: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn host_names_in_every_form_wait_for_resolution() {
+    use crate::resolve::{resolve_with, Lookup, ResolveMode};
+    let yaml = Inventory::parse(
+        "nodes:\n  - {name: cp-1, address: cp-1.lab.test, roles: [control-plane]}\n  - {address: cp-2.lab.test, roles: [master]}\nroles:\n  worker: [198.19.1.1, w-2.lab.test]\n",
+        "names.yaml",
+        InventoryFormat::Yaml,
+    )
+    .unwrap();
+    let toml = Inventory::parse("[roles]\nregistry = \"registry.lab.test\"\n", "names.toml", InventoryFormat::Toml).unwrap();
+    let ini = Inventory::parse(
+        "[kube_node]\nworker-03 ansible_host=w-3.lab.test\nw-4.lab.test k8s_nodename=worker-04\n198.19.1.1 k8s_nodename=worker-01\n",
+        "hosts.ini",
+        InventoryFormat::AnsibleIni,
+    )
+    .unwrap();
+    let flags = Inventory::from_cli(&[("worker", &["w-5.lab.test,198.19.1.6"][..])]).unwrap();
+    let inv = yaml.merge(toml).merge(ini).merge(flags);
+    assert_eq!(summary(&inv), ["198.19.1.1 worker-01 worker", "198.19.1.6 198.19.1.6 worker"], "names are not nodes yet");
+    let pending: Vec<String> = inv.unresolved.iter().map(|n| format!("{} {} {} {}", n.origin, n.host, n.name, n.roles.join(","))).collect();
+    assert_eq!(
+        pending,
+        [
+            "names.yaml cp-1.lab.test cp-1 control-plane",
+            "names.yaml cp-2.lab.test cp-2.lab.test control-plane",
+            "names.yaml w-2.lab.test w-2.lab.test worker",
+            "names.toml registry.lab.test registry.lab.test registry",
+            "hosts.ini:2 w-3.lab.test worker-03 worker",
+            "hosts.ini:3 w-4.lab.test worker-04 worker",
+            "--worker w-5.lab.test,198.19.1.6 w-5.lab.test w-5.lab.test worker",
+        ]
+    );
+    assert_eq!(
+        inv.clone().resolve(&crate::resolve::Resolved::default()).unwrap_err().to_string(),
+        "names.yaml: host name \"cp-1.lab.test\" was not resolved"
+    );
+    let table: Lookup = std::sync::Arc::new(|n: &str| {
+        let ips: &[&str] = match n {
+            "cp-1.lab.test" => &["198.19.0.10"],
+            "cp-2.lab.test" => &["198.19.0.11"],
+            "w-2.lab.test" => &["198.19.1.2"],
+            "registry.lab.test" => &["198.19.0.2"],
+            "w-3.lab.test" => &["198.19.1.3"],
+            // Two A records: two nodes of that name.
+            "w-4.lab.test" => &["198.19.1.4", "198.19.1.40"],
+            // Already in the inventory by address: one node, the real name wins.
+            "w-5.lab.test" => &["198.19.1.6"],
+            _ => &[],
+        };
+        Ok(ips.iter().map(|a| a.parse().unwrap()).collect())
+    });
+    let r = resolve_with(&inv.queries(), ResolveMode::V4, std::time::Duration::from_secs(5), table).unwrap();
+    let inv = inv.resolve(&r).unwrap();
+    assert!(inv.unresolved.is_empty());
+    assert_eq!(
+        summary(&inv),
+        [
+            "198.19.0.2 registry.lab.test registry",
+            "198.19.0.10 cp-1 control-plane",
+            "198.19.0.11 cp-2.lab.test control-plane",
+            "198.19.1.1 worker-01 worker",
+            "198.19.1.2 w-2.lab.test worker",
+            "198.19.1.3 worker-03 worker",
+            "198.19.1.4 worker-04 worker",
+            "198.19.1.6 w-5.lab.test worker",
+            "198.19.1.40 worker-04 worker",
+        ]
     );
 }

@@ -7,8 +7,10 @@
 //! shaped by nftables); `sim` plays them as a simulated network for engine
 //! tests without privileges; `truth` reads a scenario's ground truth
 //! independently of the scanner's parsers; `verify` compares a scan report
-//! with it.
+//! with it; `etc` gives the scanner namespace its own hosts file and
+//! resolver settings, so names resolve inside a lab and nowhere else.
 pub mod bench;
+pub mod etc;
 pub mod netns;
 pub mod responder;
 pub mod scenario;

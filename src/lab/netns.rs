@@ -8,7 +8,9 @@
 //! (address . port) make each pair behave as the scenario says (drop,
 //! admin-prohibited, reset), drop dead hosts, and add random loss. The
 //! namespaces are deleted when the `Lab` is dropped, and stale ones left by
-//! a killed process can be removed with [`Lab::clean_stale`].
+//! a killed process can be removed with [`Lab::clean_stale`]. The scanner
+//! namespace gets its own `/etc/netns/NS/` files (hosts, resolver; see
+//! [`super::etc`]), removed with it.
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, TcpListener};
@@ -47,6 +49,7 @@ pub struct Lab {
     target_ns: String,
     listeners: Vec<TcpListener>,
     responder: Option<super::responder::Responder>,
+    etc: Option<super::etc::EtcFiles>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -123,8 +126,9 @@ impl Lab {
             return Err(LabError::NotRoot);
         }
         let name = format!("{PREFIX}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new(), responder: None };
+        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new(), responder: None, etc: None };
         // On any error below, dropping `lab` deletes what was made.
+        lab.etc = Some(super::etc::EtcFiles::write(&lab.name, &lab.scanner_ns, &scenario.names)?);
         lab.build_network(scenario)?;
         lab.apply_firewall(scenario)?;
         lab.start_listeners(scenario)?;
@@ -303,21 +307,39 @@ impl Lab {
         std::thread::spawn(move || in_netns(&ns, move || super::sim::send_strays(&hosts, count, over))?)
     }
 
-    /// Deletes lab namespaces whose creating process is gone.
+    /// Deletes lab namespaces (and their `/etc/netns` files) whose
+    /// creating process is gone.
     pub fn clean_stale() -> Result<Vec<String>, LabError> {
+        let stale = |name: &str| -> bool {
+            let Some((pid, _)) = name.strip_prefix(PREFIX).and_then(|rest| rest.split_once('x')) else { return false };
+            pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        };
         let out = Command::new("ip").args(["netns", "list"]).output()?;
         let mut removed = Vec::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let name = line.split_whitespace().next().unwrap_or("");
-            let Some(rest) = name.strip_prefix(PREFIX) else { continue };
-            let Some((pid, _)) = rest.split_once('x') else { continue };
-            let Ok(pid) = pid.parse::<u32>() else { continue };
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            if stale(name) {
                 run(Command::new("ip").args(["netns", "del", name]), None)?;
                 removed.push(name.to_string());
             }
         }
+        if let Ok(entries) = std::fs::read_dir(super::etc::NETNS_ETC) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if stale(&name) {
+                    std::fs::remove_dir_all(e.path())?;
+                    if !removed.contains(&name) {
+                        removed.push(name);
+                    }
+                }
+            }
+        }
         Ok(removed)
+    }
+
+    /// The scanner namespace's `/etc/netns/NS/` (hosts, resolv.conf).
+    pub fn etc_dir(&self) -> Option<&std::path::Path> {
+        self.etc.as_ref().map(|e| e.dir())
     }
 }
 
@@ -377,6 +399,7 @@ impl Drop for Lab {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        self.etc = None;
     }
 }
 

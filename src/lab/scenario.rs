@@ -42,6 +42,15 @@
 //! ports = "T:443,2379-2380,6443,U:123"
 //! findings = ["exposed cp-2 tcp/10259", "unreachable worker-21"]
 //! ```
+//! `[names]` gives lab hosts DNS names, written to the scanner namespace's
+//! own hosts file (see `lab::etc`), so commands run in the lab resolve them
+//! and nothing else (a name may have several addresses, as several A
+//! records):
+//! ```toml
+//! [names]
+//! "cp-1.lab.test" = "198.19.0.10"
+//! "api.lab.test" = ["198.19.0.10", "198.19.0.11"]
+//! ```
 //! Addresses outside 198.18.0.0/15 are refused: the lab only ever builds
 //! hosts in the benchmarking range.
 use std::net::Ipv4Addr;
@@ -83,6 +92,16 @@ struct RawScenario {
     audit: Option<RawAudit>,
     #[serde(default)]
     hosts: Vec<RawRule>,
+    #[serde(default)]
+    names: std::collections::BTreeMap<String, OneOrMany>,
+}
+
+/// One address or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +213,8 @@ pub struct Scenario {
     pub ports: String,
     pub rules: Vec<Rule>,
     pub audit: Option<AuditSpec>,
+    /// Host names of lab addresses (`[names]`), sorted by name.
+    pub names: Vec<(String, Vec<Ipv4Addr>)>,
 }
 
 impl Scenario {
@@ -239,8 +260,30 @@ impl Scenario {
             let text = RuleText { addresses: r.addresses.clone(), open: r.open.clone(), closed: r.closed.clone(), drop: r.drop.clone(), prohibit: r.prohibit.clone() };
             rules.push(Rule { hosts, ports, dead: r.dead, text });
         }
+        let mut names = Vec::new();
+        for (host, addrs) in raw.names {
+            let at = format!("names.{host:?}");
+            if !crate::resolve::is_host_name(&host) {
+                return Err(field(at, "not a host name".into()));
+            }
+            let list = match addrs {
+                OneOrMany::One(a) => vec![a],
+                OneOrMany::Many(v) => v,
+            };
+            let mut parsed = Vec::new();
+            for a in &list {
+                let addr: Ipv4Addr = a.trim().parse().map_err(|_| field(at.clone(), format!("{a:?} is not an IPv4 address")))?;
+                check_in_lab(&HostSet::from_ranges(vec![(u32::from(addr), u32::from(addr))])).map_err(|m| field(at.clone(), m))?;
+                parsed.push(addr);
+            }
+            if parsed.is_empty() {
+                return Err(field(at, "no address".into()));
+            }
+            names.push((host, parsed));
+        }
         Ok(Scenario {
             name: name.to_string(),
+            names,
             description: raw.description,
             loss_percent: raw.loss_percent,
             strays: raw.strays,

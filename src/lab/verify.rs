@@ -113,6 +113,17 @@ pub fn verify_audit(scenario: &Scenario, report: &ScanReport, check_reasons: boo
     verify(&s, report, check_reasons)
 }
 
+/// Compares a scan of `targets` × `ports` (the test's own statement of what
+/// it scanned, in the scenario's forms: addresses, CIDRs, ranges; numeric
+/// ports with `T:`/`U:`) with the scenario's truth.
+pub fn verify_targets(scenario: &Scenario, report: &ScanReport, targets: &[&str], ports: &str, check_reasons: bool) -> Verification {
+    let mut s = scenario.clone();
+    s.targets = targets.iter().map(|t| t.to_string()).collect();
+    s.exclude = Vec::new();
+    s.ports = ports.to_string();
+    verify(&s, report, check_reasons)
+}
+
 /// A host's pairs as the JSON report states them: its listed ports, and
 /// its default for every other.
 struct Reported<'a> {
@@ -204,7 +215,7 @@ mod tests {
 
     fn host(a: u8, up: bool, ports: Vec<PortReport>) -> HostReport {
         let (default_state, default_reason) = if up { (State::Closed, Reason::Rst) } else { (State::Filtered, Reason::NoResponse) };
-        HostReport { address: Ipv4Addr::new(198, 19, 1, a), status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports }
+        HostReport { address: Ipv4Addr::new(198, 19, 1, a), name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports }
     }
 
     fn port(proto: Protocol, port: u16, state: State, reason: Reason) -> PortReport {

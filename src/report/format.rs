@@ -19,27 +19,38 @@ pub fn render_json(report: &ScanReport) -> String {
     s
 }
 
-/// `address,protocol,port,state,reason` for every listed (non-default) port.
+/// `address,protocol,port,state,reason,name` for every listed
+/// (non-default) port; `name` is the host name the address was given as,
+/// empty when it was given as an address (host names hold no commas).
 pub fn render_csv(report: &ScanReport) -> String {
-    let mut s = String::from("address,protocol,port,state,reason\n");
+    let mut s = String::from("address,protocol,port,state,reason,name\n");
     for h in &report.hosts {
         for p in &h.ports {
-            let _ = writeln!(s, "{},{},{},{},{}", h.address, p.protocol, p.port, p.state.as_str(), p.reason.as_str());
+            let _ = writeln!(s, "{},{},{},{},{},{}", h.address, p.protocol, p.port, p.state.as_str(), p.reason.as_str(), h.name.as_deref().unwrap_or(""));
         }
     }
     s
+}
+
+/// `address (name)`, or the address.
+fn host_label(h: &super::HostReport) -> String {
+    match &h.name {
+        Some(n) => format!("{} ({n})", h.address),
+        None => h.address.to_string(),
+    }
 }
 
 /// Per host, the ports that differ from its default, then a summary line.
 pub fn render_table(report: &ScanReport) -> String {
     let mut s = String::new();
     let nports = report.port_list().map(|p| p.len()).unwrap_or(0);
+    let width = report.hosts.iter().map(|h| host_label(h).len()).max().unwrap_or(0).max(15);
     for h in &report.hosts {
         let status = match h.status {
             HostStatus::Up => "up",
             HostStatus::Down => "down",
         };
-        let _ = writeln!(s, "{:<15} {:<4} {} ports {} ({}), {} listed", h.address, status, nports - h.ports.len(), h.default_state.as_str(), h.default_reason.as_str(), h.ports.len());
+        let _ = writeln!(s, "{:<width$} {:<4} {} ports {} ({}), {} listed", host_label(h), status, nports - h.ports.len(), h.default_state.as_str(), h.default_reason.as_str(), h.ports.len());
         for p in &h.ports {
             let ttl = p.ttl.map(|t| format!("ttl {t}")).unwrap_or_default();
             let _ = writeln!(s, "    {:>5}/{:<3}  {:<13} {:<16} {}", p.port, p.protocol, p.state.as_str(), p.reason.as_str(), ttl);

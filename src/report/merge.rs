@@ -5,10 +5,11 @@
 //! host list and the port list: each pair's state is taken from its owner's
 //! report, and the hosts are rebuilt (defaults and listed ports) as a single
 //! run builds them. Reports from different seeds, ports or target sets, or a
-//! set of shards that is not exactly 1..N, are refused.
+//! set of shards that is not exactly 1..N, are refused. Host names (the
+//! names targets were given as) come from the first report.
 use rayon::prelude::*;
 
-use super::{build_host, HostStatus, ScanReport};
+use super::{build_host, HostReport, HostStatus, ScanReport};
 use crate::space::{HostSet, Permutation, PortList, Protocol};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -70,7 +71,8 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
         .map(|h| {
             let addr = hosts.addr(h);
             let up = reports.iter().any(|(_, r)| r.hosts[h as usize].status == HostStatus::Up);
-            build_host(addr, &ports, up, |i| {
+            let name = first.hosts[h as usize].name.clone();
+            let host = build_host(addr, &ports, up, |i| {
                 let owner = &reports[owners[(perm.position_of(h * n + i as u64) % count) as usize]].1;
                 let host = &owner.hosts[h as usize];
                 let (proto, port) = ports.get(i);
@@ -78,7 +80,8 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
                     Ok(j) => (host.ports[j].state, host.ports[j].reason, host.ports[j].ttl),
                     Err(_) => (host.default_state, host.default_reason, None),
                 })
-            })
+            });
+            HostReport { name, ..host }
         })
         .collect();
     let mut stats = first.stats.clone();
@@ -115,10 +118,10 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
 mod tests {
     use super::*;
     use crate::engine::ScanStats;
-    use crate::report::{HostReport, Reason, State};
+    use crate::report::{Reason, State};
 
     fn shard(i: u64, n: u64, seed: u64) -> (String, ScanReport) {
-        let host = HostReport { address: "198.19.1.1".parse().unwrap(), status: HostStatus::Up, default_state: State::Closed, default_reason: Reason::Rst, ports: vec![] };
+        let host = HostReport { address: "198.19.1.1".parse().unwrap(), name: Some("w-1.lab.test".into()), status: HostStatus::Up, default_state: State::Closed, default_reason: Reason::Rst, ports: vec![] };
         let r = ScanReport {
             portsweep: "0".into(),
             format_version: 1,
@@ -153,5 +156,6 @@ mod tests {
         let m = merge(&[shard(2, 2, 7), shard(1, 2, 7)]).unwrap();
         assert_eq!((m.shard.as_str(), m.stats.probes_sent, m.started.as_str(), m.finished.as_str()), ("1/1", 10, "t1", "t2"));
         assert_eq!(m.hosts[0].default_state, State::Closed);
+        assert_eq!(m.hosts[0].name.as_deref(), Some("w-1.lab.test"));
     }
 }

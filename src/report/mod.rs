@@ -123,6 +123,10 @@ pub struct PortReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostReport {
     pub address: Ipv4Addr,
+    /// The host name the address was given as (resolved before the scan);
+    /// absent for addresses given as such, and in reports that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub status: HostStatus,
     pub default_state: State,
     pub default_reason: Reason,
@@ -208,6 +212,16 @@ impl ScanReport {
         })
     }
 
+    /// Sets the `name` of each host `names` has (address → the host name it
+    /// was given as); the other hosts keep theirs.
+    pub fn name_hosts(&mut self, names: &std::collections::BTreeMap<Ipv4Addr, String>) {
+        for h in &mut self.hosts {
+            if let Some(n) = names.get(&h.address) {
+                h.name = Some(n.clone());
+            }
+        }
+    }
+
     /// Pair counts by state over the whole report.
     pub fn state_counts(&self) -> [(State, u64); 4] {
         let n = self.port_list().map(|p| p.len() as u64).unwrap_or(0);
@@ -253,7 +267,7 @@ pub fn build_host(address: Ipv4Addr, ports: &PortList, up: bool, pair: impl Fn(u
             ((state, reason) != (default_state, default_reason)).then_some(PortReport { port, protocol, state, reason, ttl })
         })
         .collect();
-    HostReport { address, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports: listed }
+    HostReport { address, name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports: listed }
 }
 
 fn host_report(space: &ScanSpace, outcome: &Outcome, host: u64, owned: &(dyn Fn(u64) -> bool + Sync)) -> HostReport {

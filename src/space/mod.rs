@@ -6,12 +6,17 @@
 //! address ranges and ports as a sorted list, so that any pair has a dense
 //! index `host_index * port_count + port_index`. The engine keeps its state
 //! per index (a few bits each) and walks indices through a keyed permutation.
+//!
+//! Host names among the targets are collected by [`Targets`] and resolved
+//! beforehand ([`crate::resolve`]); service names among the ports are read
+//! from the system's services database ([`services`]).
 mod grid;
 mod hosts;
 mod permute;
 mod ports;
+pub mod services;
 
 pub use grid::ScanSpace;
-pub use hosts::{HostSet, TargetError};
+pub use hosts::{HostSet, TargetError, Targets};
 pub use permute::Permutation;
 pub use ports::{PortList, PortSpecError, Protocol};

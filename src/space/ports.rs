@@ -1,7 +1,13 @@
 //! Port lists in nmap syntax: `22,80,30000-32767`, with `T:`/`U:` switching
-//! the protocol of the ports that follow (`T:6443,U:123,8472`). Duplicates
-//! merge; the result is sorted, TCP before UDP, and indexable both ways.
+//! the protocol of the ports that follow (`T:6443,U:123,8472`); open ranges
+//! as nmap reads them (`-` is 1-65535, `1024-` runs to 65535, `-1024`
+//! starts at 1); service names from the system's services database
+//! (`ssh,http`, looked up for the protocol in force: see [`services`]).
+//! Duplicates merge; the result is sorted, TCP before UDP, and indexable
+//! both ways. Errors name the token.
 use std::fmt;
+
+use super::services;
 
 /// Transport protocol of a probed port (serialised lowercase; parsed
 /// case-insensitively, since plans write both TCP and tcp).
@@ -102,13 +108,7 @@ impl PortList {
             if token.is_empty() {
                 return Err(err("empty port"));
             }
-            let (a, b) = match token.split_once('-') {
-                Some((a, b)) => (parse_port(a.trim()).map_err(|r| err(&r))?, parse_port(b.trim()).map_err(|r| err(&r))?),
-                None => {
-                    let p = parse_port(token).map_err(|r| err(&r))?;
-                    (p, p)
-                }
-            };
+            let (a, b) = parse_range(token, proto).map_err(|r| err(&r))?;
             if a > b {
                 return Err(err("range start is after its end"));
             }
@@ -173,6 +173,25 @@ impl PortList {
     }
 }
 
+/// One token without its prefix: a port, a range (open at either end, as
+/// in nmap), or a service name.
+fn parse_range(token: &str, proto: Protocol) -> Result<(u16, u16), String> {
+    // Names may hold dashes (`http-alt`): a token with a letter is a name.
+    if token.bytes().any(|b| b.is_ascii_alphabetic()) {
+        let port = services::port_of(token, proto).ok_or_else(|| format!("{token:?} is not a port number, and the services database ({}) has no {proto} service of that name", services::DATABASE))?;
+        return Ok((port, port));
+    }
+    match token.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (a.trim(), b.trim());
+            let a = if a.is_empty() { 1 } else { parse_port(a)? };
+            let b = if b.is_empty() { 65535 } else { parse_port(b)? };
+            Ok((a, b))
+        }
+        None => parse_port(token).map(|p| (p, p)),
+    }
+}
+
 fn parse_port(s: &str) -> Result<u16, String> {
     match s.parse::<u32>() {
         Ok(0) => Err("port 0 cannot be scanned".into()),
@@ -209,9 +228,31 @@ mod tests {
 
     #[test]
     fn bad_specs_name_the_token() {
-        for (spec, token) in [("22,0", "0"), ("70000", "70000"), ("80-", "80-"), ("9-3", "9-3"), ("22,,23", ""), ("X:22", "X:22"), ("http", "http")] {
+        for (spec, token) in [("22,0", "0"), ("70000", "70000"), ("0-", "0-"), ("9-3", "9-3"), ("22,,23", ""), ("X:22", "X:22"), ("no-such-service", "no-such-service"), ("U:ssh", "U:ssh"), ("1-2-3", "1-2-3"), ("T:", "T:")] {
             let e = PortList::parse(spec, Tcp).unwrap_err();
             assert_eq!(e.token, token, "{spec}");
         }
+        assert_eq!(
+            PortList::parse("U:ssh", Tcp).unwrap_err().to_string(),
+            "bad port specification \"U:ssh\": \"ssh\" is not a port number, and the services database (/etc/services) has no udp service of that name"
+        );
+    }
+
+    #[test]
+    fn open_ranges_as_nmap_reads_them() {
+        assert_eq!(PortList::parse("-", Tcp).unwrap().len(), 65535);
+        assert_eq!(PortList::parse("-", Tcp).unwrap().to_spec(), "T:1-65535");
+        assert_eq!(PortList::parse("1-", Tcp).unwrap().to_spec(), "T:1-65535");
+        assert_eq!(PortList::parse("30000-", Tcp).unwrap().to_spec(), "T:30000-65535");
+        assert_eq!(PortList::parse("-1024", Tcp).unwrap().to_spec(), "T:1-1024");
+        assert_eq!(PortList::parse("T:-1024,U:-", Tcp).unwrap().len(), 1024 + 65535);
+    }
+
+    #[test]
+    fn service_names_follow_the_protocol_in_force() {
+        assert_eq!(PortList::parse("ssh,http,https", Tcp).unwrap().as_slice(), &[(Tcp, 22), (Tcp, 80), (Tcp, 443)]);
+        assert_eq!(PortList::parse("T:https,http-alt,U:ntp,domain,https", Tcp).unwrap().to_spec(), "T:443,8080,U:53,123,443");
+        assert_eq!(PortList::parse("ntp", Udp).unwrap().as_slice(), &[(Udp, 123)]);
+        assert_eq!(PortList::parse("SSH,22", Tcp).unwrap().as_slice(), &[(Tcp, 22)], "names and numbers merge");
     }
 }

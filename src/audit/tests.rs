@@ -137,6 +137,7 @@ impl Fake {
                         ttl: None,
                     })
                     .collect(),
+                udp_unresolved: Vec::new(),
             })
             .collect();
         ScanReport {
@@ -814,6 +815,7 @@ fn small_scan() -> ScanReport {
             default_state: State::Closed,
             default_reason: Reason::Rst,
             ports: vec![port(80, Tcp, OPEN), port(53, Udp, UDP_SILENT)],
+            udp_unresolved: Vec::new(),
         },
         HostReport {
             address: W1,
@@ -821,6 +823,7 @@ fn small_scan() -> ScanReport {
             default_state: State::Filtered,
             default_reason: Reason::NoResponse,
             ports: vec![port(53, Udp, UDP_SILENT)],
+            udp_unresolved: Vec::new(),
         },
         HostReport {
             address: W2,
@@ -828,6 +831,7 @@ fn small_scan() -> ScanReport {
             default_state: State::Open,
             default_reason: Reason::SynAck,
             ports: vec![port(22, Tcp, RST), port(53, Udp, UDP_CLOSED)],
+            udp_unresolved: Vec::new(),
         },
     ];
     r

@@ -224,7 +224,7 @@ fn keys(findings: &[Finding]) -> Vec<(FindingKind, &str, Option<Protocol>, u16)>
         .collect()
 }
 
-use FindingKind::{Blocked, Conflict, Exposed, Missing, Unexpected, Unreachable};
+use FindingKind::{Blocked, Conflict, Exposed, Missing, Unexpected, Unreachable, Unresolved};
 
 #[test]
 fn scan_ports_is_the_union_of_all_roles_plus_the_nodeport_range() {
@@ -1345,4 +1345,22 @@ fn legacy_ports_are_never_missing_only_exposed() {
         ]
     );
     assert_eq!(findings[0].hint, "Set the kubelet's healthzBindAddress to 127.0.0.1 (--healthz-bind-address) or firewall it.");
+}
+
+#[test]
+fn an_unresolved_silence_of_a_must_answer_udp_port_is_info_not_healthy_nor_missing() {
+    let (p, inv) = (plan(""), cluster());
+    let fake = Fake::healthy(&p, "", &inv, Phase::Post);
+    assert_eq!(fake.state(W1, Udp, 8472), Some(UDP_SILENT), "healthy VXLAN is silent");
+    let mut report = fake.to_report();
+    let scan = ScanObservations::new(&report);
+    assert!(audit(&p, &inv, &[], Phase::Post, Vantage::Node, &scan).is_empty(), "confirmed silence: healthy");
+    let w1 = report.hosts.iter_mut().find(|h| h.address == W1).unwrap();
+    w1.udp_unresolved = vec![8472];
+    let scan = ScanObservations::new(&report);
+    assert!(scan.unresolved(W1, Udp, 8472) && !scan.unresolved(W1, Tcp, 8472));
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::Node, &scan);
+    assert_eq!(keys(&findings), vec![(Unresolved, "w1", Some(Udp), 8472)]);
+    assert_eq!((findings[0].severity, findings[0].observed.as_str(), findings[0].reason.as_str()), (Severity::Info, "open|filtered", "no-response"));
+    assert_eq!(exit_code(&findings, Severity::Warning), 0);
 }

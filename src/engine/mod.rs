@@ -13,8 +13,9 @@
 //! for an RTT-derived timeout; the next pass re-probes only silent pairs.
 //! How many passes run is decided from the loss the passes reveal (see
 //! [`RetryPolicy`]), capped by `--retries`. UDP ports still silent after
-//! the passes on hosts that do report closed ports get the ICMP rounds of
-//! [`icmp`]: rate limiting, not silence, may be hiding them.
+//! the passes get the ICMP rounds of [`icmp`]: rate limiting, not
+//! silence, may be hiding them, and a silence is settled only on evidence
+//! that holds under any limiter (else it is reported unresolved).
 pub mod checkpoint;
 pub mod icmp;
 pub mod pace;
@@ -108,10 +109,11 @@ pub struct ScanStats {
     /// ICMP rounds run for rate-limited UDP hosts.
     #[serde(default)]
     pub icmp_rounds: u32,
-    /// Silent UDP pairs of hosts that are up whose silence was not
-    /// established (see [`icmp`]): reported `open|filtered`, but they may be
-    /// closed ports whose ICMP errors a rate limiter swallowed. 0 means
-    /// every silent UDP pair of an up host was confirmed silent.
+    /// Silent UDP pairs whose silence was not established (see [`icmp`]:
+    /// of hosts that answered, or of every host in a UDP-only scan):
+    /// reported `open|filtered`, but they may be closed ports whose ICMP
+    /// errors a rate limiter swallowed. 0 means every such pair was
+    /// confirmed silent.
     #[serde(default)]
     pub udp_unresolved: u64,
     /// The `--icmp-wait` (whole seconds) that would probably have resolved

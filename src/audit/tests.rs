@@ -771,7 +771,8 @@ fn words_parse_print_and_serialize_alike() {
             "\"blocked\"",
             "\"exposed\"",
             "\"unexpected\"",
-            "\"unreachable\""
+            "\"unreachable\"",
+            "\"unresolved\""
         ]
     );
     assert!(Severity::Error > Severity::Warning && Severity::Warning > Severity::Info);
@@ -921,7 +922,8 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
             ("exposed", 2),
             ("missing", 1),
             ("unexpected", 3),
-            ("unreachable", 1)
+            ("unreachable", 1),
+            ("unresolved", 0)
         ]
     );
     let by_sev: Vec<(&str, u64)> = s
@@ -1289,7 +1291,7 @@ fn table_groups_by_node_then_severity_and_ends_with_the_summary() {
             "w3 (10.0.0.4) [worker] down: 1 finding",
             "no findings on 1 node: reg",
             "5 nodes (4 up, 1 down, 0 not scanned), 11128 ports checked",
-            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1",
+            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1, unresolved 0",
         ]
     );
     // w1: its error before its warnings.

@@ -268,6 +268,8 @@ pub enum BenchTool {
     Masscan,
     MasscanRetries,
     Nmap,
+    /// `nmap -sU -n -Pn`: UDP, scored like the others.
+    NmapUdp,
 }
 
 #[derive(Debug, Args)]

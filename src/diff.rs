@@ -319,6 +319,7 @@ mod tests {
             default_state: if up { State::Closed } else { State::Filtered },
             default_reason: if up { Reason::Rst } else { Reason::NoResponse },
             ports: ports.into_iter().map(|(port, state, reason)| PortReport { port, protocol: Protocol::Tcp, state, reason, ttl: None }).collect(),
+            udp_unresolved: Vec::new(),
         }
     }
 

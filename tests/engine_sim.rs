@@ -18,13 +18,13 @@ use portsweep::wire::Cookie;
 const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
 fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
-    simulate_with(s, max_retries, seed, PayloadTable::builtin())
+    simulate_with(s, max_retries, seed, PayloadTable::builtin(), std::time::Duration::from_secs(30))
 }
 
-fn simulate_with(s: &Scenario, max_retries: u8, seed: u64, payloads: PayloadTable) -> ScanReport {
+fn simulate_with(s: &Scenario, max_retries: u8, seed: u64, payloads: PayloadTable, icmp_wait: std::time::Duration) -> ScanReport {
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
     let (sink, source) = sim::network(s, SCANNER, seed);
-    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(30), resume: None, payloads };
+    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait, resume: None, payloads };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
     ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard_index: 0, shard_count: 1 })
 }
@@ -99,8 +99,63 @@ fn a_plans_payloads_travel_with_its_scan() {
     };
     let builtin = simulate(&s, 2, 11);
     assert_eq!((state(&builtin, 123), state(&builtin, 9999)), ("open".into(), "open".into()));
-    let plan = simulate_with(&s, 2, 12, PayloadTable::with_custom([(123, vec![0u8; 48])]));
+    let plan = simulate_with(&s, 2, 12, PayloadTable::with_custom([(123, vec![0u8; 48])]), std::time::Duration::from_secs(30));
     assert_eq!((state(&plan, 123), state(&plan, 9999)), ("open|filtered".into(), "open".into()));
     let again = simulate(&s, 2, 13);
     assert_eq!(state(&again, 123), "open");
+}
+
+/// The pairs of the scenario's dead hosts: nothing can confirm their
+/// silence in a UDP-only scan (a dead host and one whose every error was
+/// swallowed look the same), so exactly they stay unresolved.
+fn dead_pairs(s: &Scenario) -> Vec<(Ipv4Addr, u16)> {
+    let ports = PortList::parse(&s.ports, Protocol::Tcp).unwrap();
+    s.dead_hosts().iter().flat_map(|a| ports.as_slice().iter().map(move |&(_, p)| (a, p)).collect::<Vec<_>>()).collect()
+}
+
+fn unresolved_pairs(r: &ScanReport) -> Vec<(Ipv4Addr, u16)> {
+    r.hosts.iter().flat_map(|h| h.udp_unresolved.iter().map(move |&p| (h.address, p))).collect()
+}
+
+/// Exact, and unresolved exactly where nothing could be established.
+fn assert_exact_under_limiter(name: &str, seed: u64) {
+    let s = scenario(name);
+    let r = simulate(&s, 8, seed);
+    assert_exact(&s, &r);
+    assert_eq!(unresolved_pairs(&r), dead_pairs(&s), "{name}: {:?}", r.stats);
+    assert_eq!(r.stats.udp_unresolved, 15);
+    eprintln!("{name}: {:.2} s, {} probes, {} ICMP rounds", r.stats.duration_s, r.stats.probes_sent, r.stats.icmp_rounds);
+}
+
+#[test]
+fn a_bucket_per_node_at_1_per_s_is_exact() {
+    assert_exact_under_limiter("udp-per-node", 11);
+}
+
+#[test]
+fn a_bucket_per_node_at_10_per_s_is_exact() {
+    assert_exact_under_limiter("udp-per-node-10", 12);
+}
+
+#[test]
+fn one_global_bucket_shared_by_265_addresses_is_exact() {
+    assert_exact_under_limiter("udp-global", 13);
+}
+
+#[test]
+fn per_node_and_global_buckets_at_once_are_exact() {
+    assert_exact_under_limiter("udp-per-node-global", 14);
+}
+
+#[test]
+fn one_slow_bucket_for_everything_is_honest() {
+    // 795 pairs behind one bucket of 1/s: most cannot be settled in 5 s,
+    // and the report must say so pair by pair instead of guessing.
+    let s = scenario("udp-router");
+    let r = simulate_with(&s, 8, 15, PayloadTable::builtin(), std::time::Duration::from_secs(5));
+    let h = portsweep::lab::verify::verify_honest(&s, &r);
+    assert!(h.is_honest(&r), "{} overclaims {:?} status {:?}, listed {} vs {:?}", h.verification.summary(5), &h.overclaims[..h.overclaims.len().min(5)], h.status_overclaims, h.listed_unresolved, r.stats);
+    assert!(h.unresolved_wrong > 100, "the limiter did not bite: {}", h.verification.summary(0));
+    assert!(h.unresolved_wrong <= r.stats.udp_unresolved);
+    assert!(r.stats.icmp_wait_hint_s.is_some_and(|w| w > 5), "{:?}", r.stats);
 }

@@ -303,3 +303,61 @@ fn lab_clean_removes_the_etc_files_of_killed_runs() {
     assert!(removed.contains(&"psw4294967290x0s".to_string()), "{removed:?}");
     assert!(!stale.exists());
 }
+
+/// The pairs of the scenario's dead hosts (UDP-only scans: nothing can
+/// establish their silence, so exactly they stay unresolved).
+fn dead_pairs(s: &portsweep::lab::Scenario) -> Vec<(std::net::Ipv4Addr, u16)> {
+    let ports = portsweep::space::PortList::parse(&s.ports, portsweep::space::Protocol::Tcp).unwrap();
+    s.dead_hosts().iter().flat_map(|a| ports.as_slice().iter().map(move |&(_, p)| (a, p)).collect::<Vec<_>>()).collect()
+}
+
+fn unresolved_pairs(r: &ScanReport) -> Vec<(std::net::Ipv4Addr, u16)> {
+    r.hosts.iter().flat_map(|h| h.udp_unresolved.iter().map(move |&p| (h.address, p))).collect()
+}
+
+/// 265 addresses × U:123,8285,8472 with default settings behind one ICMP
+/// limiter model: every pair exact, and unresolved exactly the dead hosts'.
+fn exact_under_limiter(name: &str) {
+    let _g = lab_lock();
+    let s = scenario(name);
+    let lab = Lab::build(&s).expect("lab builds");
+    let (report, _) = scan_in_lab(&lab, &s, &[]);
+    assert_exact(&s, &report);
+    assert_eq!(unresolved_pairs(&report), dead_pairs(&s), "{:?}", report.stats);
+    assert_eq!(report.stats.udp_unresolved, 15);
+    eprintln!("{name}: {:.2} s, {} probes, {} ICMP rounds", report.stats.duration_s, report.stats.probes_sent, report.stats.icmp_rounds);
+}
+
+#[test]
+fn udp_265_behind_a_bucket_per_node_at_1_per_s_is_exact() {
+    exact_under_limiter("udp-per-node");
+}
+
+#[test]
+fn udp_265_behind_a_bucket_per_node_at_10_per_s_is_exact() {
+    exact_under_limiter("udp-per-node-10");
+}
+
+#[test]
+fn udp_265_behind_one_global_bucket_is_exact() {
+    exact_under_limiter("udp-global");
+}
+
+#[test]
+fn udp_265_behind_per_node_and_global_buckets_is_exact() {
+    exact_under_limiter("udp-per-node-global");
+}
+
+#[test]
+fn udp_265_behind_one_bucket_for_everything_is_honest() {
+    let _g = lab_lock();
+    let s = scenario("udp-router");
+    let lab = Lab::build(&s).expect("lab builds");
+    // A short --icmp-wait keeps the test short; honesty holds at any wait.
+    let (report, _) = scan_in_lab(&lab, &s, &["--icmp-wait", "5s"]);
+    let h = portsweep::lab::verify::verify_honest(&s, &report);
+    assert!(h.is_honest(&report), "{} overclaims {:?} status {:?}, listed {} vs {:?}", h.verification.summary(5), &h.overclaims[..h.overclaims.len().min(5)], h.status_overclaims, h.listed_unresolved, report.stats);
+    assert!(h.unresolved_wrong > 100, "the limiter did not bite: {}", h.verification.summary(0));
+    assert!(h.unresolved_wrong <= report.stats.udp_unresolved);
+    assert!(report.stats.icmp_wait_hint_s.is_some(), "{:?}", report.stats);
+}

@@ -96,6 +96,17 @@ pub(super) fn advice(kind: FindingKind, s: &Subject, from: Vantage) -> (String, 
         FindingKind::Unexpected => unexpected(s, &label),
         // Whole-node findings are built by `unreachable`; kept total anyway.
         FindingKind::Unreachable => unreachable(Ipv4Addr::UNSPECIFIED),
+        FindingKind::Unresolved => (
+            format!(
+                "{label} was silent, but the scan could not confirm the silence: the node's ICMP \
+                 errors were rate limited, so the port may be closed (missing) as well as healthy."
+            ),
+            format!(
+                "Scan again with a longer --icmp-wait (the scan report suggests one), or check on the \
+                 node with {}.",
+                ss(s.protocol, s.port)
+            ),
+        ),
     }
 }
 

@@ -55,6 +55,7 @@
 //! | `blocked`     | `post`   | a must-answer port is `filtered` (no answer to a SYN, or ICMP unreachable/prohibited) | error |
 //! | `exposed`     | `post`   | a `self` port is `open` (legacy 10251/10252 too: insecure HTTP)      | error    |
 //! | `unexpected`  | both     | an `open` port that the node's plan does not have; in the NodePort range, an `open` port no add-on entry and no `--services` NodePort explains | warning |
+//! | `unresolved`  | `post`   | a must-answer UDP port is `open\|filtered` but the scan could not establish its silence (ICMP errors rate limited: it may be closed) | info |
 //!
 //! Details that keep the rules exact:
 //! * UDP `open|filtered` (silence) is the normal state of a healthy tunnel
@@ -170,6 +171,7 @@ word_enum!(
         Exposed => "exposed",
         Unexpected => "unexpected",
         Unreachable => "unreachable",
+        Unresolved => "unresolved",
     }
 );
 
@@ -201,6 +203,7 @@ impl FindingKind {
     pub fn severity(self) -> Severity {
         match self {
             FindingKind::Unexpected => Severity::Warning,
+            FindingKind::Unresolved => Severity::Info,
             _ => Severity::Error,
         }
     }
@@ -259,6 +262,11 @@ pub trait Observations {
     /// Every scanned (protocol, port) of the host whose state is `open`,
     /// sorted. Empty if the host was not scanned.
     fn open_ports(&self, addr: Ipv4Addr) -> Vec<(Protocol, u16)>;
+    /// Whether a UDP pair's `open|filtered` is unresolved: its silence was
+    /// not established, it may be closed with its ICMP error rate limited.
+    fn unresolved(&self, _addr: Ipv4Addr, _proto: Protocol, _port: u16) -> bool {
+        false
+    }
 }
 
 /// A [`ScanReport`] as [`Observations`], with its port list parsed once
@@ -286,6 +294,10 @@ impl<'a> ScanObservations<'a> {
 }
 
 impl Observations for ScanObservations<'_> {
+    fn unresolved(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> bool {
+        self.report.is_unresolved(addr, proto, port)
+    }
+
     fn host_up(&self, addr: Ipv4Addr) -> Option<bool> {
         self.host(addr).map(|h| h.status == HostStatus::Up)
     }
@@ -431,7 +443,7 @@ pub fn audit(
                     (state == State::Open).then_some((FindingKind::Conflict, first))
                 }
                 (_, _, true) => (state == State::Open).then_some((FindingKind::Exposed, first)),
-                (_, Some(e), false) => answer_problem(state).map(|k| (k, **e)),
+                (_, Some(e), false) => answer_problem(state, obs.unresolved(addr, proto, port)).map(|k| (k, **e)),
                 (_, None, false) => None,
             };
             if let Some((kind, entry)) = judged {
@@ -465,7 +477,7 @@ pub fn audit(
                 let Some((state, reason)) = obs.state(addr, proto, port) else {
                     continue;
                 };
-                if let Some(kind) = answer_problem(state) {
+                if let Some(kind) = answer_problem(state, obs.unresolved(addr, proto, port)) {
                     let component = format!("Service {}/{}", svc.namespace, svc.name);
                     push(
                         kind,
@@ -567,9 +579,11 @@ pub fn audit(
     findings
 }
 
-/// `missing`/`blocked` for a port that must answer, from its state.
-fn answer_problem(state: State) -> Option<FindingKind> {
+/// `missing`/`blocked` for a port that must answer, from its state;
+/// `unresolved` for an `open|filtered` whose silence was not established.
+fn answer_problem(state: State, unresolved: bool) -> Option<FindingKind> {
     match state {
+        State::OpenFiltered if unresolved => Some(FindingKind::Unresolved),
         State::Open | State::OpenFiltered => None,
         State::Closed => Some(FindingKind::Missing),
         State::Filtered => Some(FindingKind::Blocked),
@@ -610,6 +624,7 @@ fn make_finding(
         FindingKind::Exposed => "not open from another host",
         FindingKind::Unexpected => "closed or filtered",
         FindingKind::Unreachable => "up",
+        FindingKind::Unresolved => "open or open|filtered (confirmed)",
     };
     let (message, hint) = advice::advice(kind, s, from);
     Finding {

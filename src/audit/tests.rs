@@ -138,6 +138,7 @@ impl Fake {
                         ttl: None,
                     })
                     .collect(),
+                udp_unresolved: Vec::new(),
             })
             .collect();
         ScanReport {
@@ -224,7 +225,7 @@ fn keys(findings: &[Finding]) -> Vec<(FindingKind, &str, Option<Protocol>, u16)>
         .collect()
 }
 
-use FindingKind::{Blocked, Conflict, Exposed, Missing, Unexpected, Unreachable};
+use FindingKind::{Blocked, Conflict, Exposed, Missing, Unexpected, Unreachable, Unresolved};
 
 #[test]
 fn scan_ports_is_the_union_of_all_roles_plus_the_nodeport_range() {
@@ -771,7 +772,8 @@ fn words_parse_print_and_serialize_alike() {
             "\"blocked\"",
             "\"exposed\"",
             "\"unexpected\"",
-            "\"unreachable\""
+            "\"unreachable\"",
+            "\"unresolved\""
         ]
     );
     assert!(Severity::Error > Severity::Warning && Severity::Warning > Severity::Info);
@@ -857,6 +859,7 @@ fn small_scan() -> ScanReport {
             default_state: State::Closed,
             default_reason: Reason::Rst,
             ports: vec![port(80, Tcp, OPEN), port(53, Udp, UDP_SILENT)],
+            udp_unresolved: Vec::new(),
         },
         HostReport {
             address: W1,
@@ -865,6 +868,7 @@ fn small_scan() -> ScanReport {
             default_state: State::Filtered,
             default_reason: Reason::NoResponse,
             ports: vec![port(53, Udp, UDP_SILENT)],
+            udp_unresolved: Vec::new(),
         },
         HostReport {
             address: W2,
@@ -873,6 +877,7 @@ fn small_scan() -> ScanReport {
             default_state: State::Open,
             default_reason: Reason::SynAck,
             ports: vec![port(22, Tcp, RST), port(53, Udp, UDP_CLOSED)],
+            udp_unresolved: Vec::new(),
         },
     ];
     r
@@ -962,7 +967,8 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
             ("exposed", 2),
             ("missing", 1),
             ("unexpected", 3),
-            ("unreachable", 1)
+            ("unreachable", 1),
+            ("unresolved", 0)
         ]
     );
     let by_sev: Vec<(&str, u64)> = s
@@ -1330,7 +1336,7 @@ fn table_groups_by_node_then_severity_and_ends_with_the_summary() {
             "w3 (10.0.0.4) [worker] down: 1 finding",
             "no findings on 1 node: reg",
             "5 nodes (4 up, 1 down, 0 not scanned), 11128 ports checked",
-            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1",
+            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1, unresolved 0",
         ]
     );
     // w1: its error before its warnings.
@@ -1506,4 +1512,22 @@ fn hints_name_the_component_specific_fix() {
     assert_eq!(keys(&findings), vec![(Unexpected, "reg", Some(Tcp), 32766)]);
     assert_eq!(findings[0].component, "kuboard");
     assert!(findings[0].message.contains("answers, but the plan gives it to control-plane and worker nodes and this node is registry"), "{}", findings[0].message);
+}
+
+#[test]
+fn an_unresolved_silence_of_a_must_answer_udp_port_is_info_not_healthy_nor_missing() {
+    let (p, inv) = (plan(""), cluster());
+    let fake = Fake::healthy(&p, "", &inv, Phase::Post);
+    assert_eq!(fake.state(W1, Udp, 8472), Some(UDP_SILENT), "healthy VXLAN is silent");
+    let mut report = fake.to_report();
+    let scan = ScanObservations::new(&report);
+    assert!(audit(&p, &inv, &[], Phase::Post, Vantage::Node, &scan).is_empty(), "confirmed silence: healthy");
+    let w1 = report.hosts.iter_mut().find(|h| h.address == W1).unwrap();
+    w1.udp_unresolved = vec![8472];
+    let scan = ScanObservations::new(&report);
+    assert!(scan.unresolved(W1, Udp, 8472) && !scan.unresolved(W1, Tcp, 8472));
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::Node, &scan);
+    assert_eq!(keys(&findings), vec![(Unresolved, "w1", Some(Udp), 8472)]);
+    assert_eq!((findings[0].severity, findings[0].observed.as_str(), findings[0].reason.as_str()), (Severity::Info, "open|filtered", "no-response"));
+    assert_eq!(exit_code(&findings, Severity::Warning), 0);
 }

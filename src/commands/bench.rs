@@ -1,4 +1,4 @@
-//! `portsweep lab bench`: portsweep, masscan, nmap and the kernel's floor
+//! `portsweep lab bench`: portsweep, masscan, nmap (`-sS`, `-sU`) and the kernel's floor
 //! on the same lab, the same machine, in one run, each scored against the
 //! lab's ground truth; and `portsweep lab floor`, the floor itself.
 //!
@@ -32,6 +32,8 @@ struct Run {
     rss_kib: u64,
     probes: u64,
     score: Option<Score>,
+    /// portsweep's `stats.udp_unresolved`.
+    unresolved: Option<u64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -109,7 +111,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
     for t in &args.tools {
         match t {
             BenchTool::Masscan | BenchTool::MasscanRetries => ensure_tool("masscan", "masscan")?,
-            BenchTool::Nmap => ensure_tool("nmap", "nmap")?,
+            BenchTool::Nmap | BenchTool::NmapUdp => ensure_tool("nmap", "nmap")?,
             _ => {}
         }
     }
@@ -164,33 +166,43 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
                     c.extend(targets.iter().cloned());
                     ("nmap -sS -n -Pn", c)
                 }
+                BenchTool::NmapUdp => {
+                    let mut c = s(&["nmap", "-sU", "-n", "-Pn", "-p", &port_spec, "-oG", &out_s]);
+                    c.extend(targets.iter().cloned());
+                    ("nmap -sU -n -Pn", c)
+                }
             };
             let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
             let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let mut unresolved = None;
             let (probes, sc) = match tool {
                 BenchTool::Portsweep => match serde_json::from_str::<ScanReport>(&text) {
-                    Ok(r) => (r.stats.probes_sent, (!args.sink).then(|| score_report(&scenario, &r))),
+                    Ok(r) => {
+                        unresolved = Some(r.stats.udp_unresolved);
+                        (r.stats.probes_sent, (!args.sink).then(|| score_report(&scenario, &r)))
+                    }
                     Err(_) => (0, None),
                 },
                 BenchTool::Floor => (pairs, None),
                 BenchTool::Masscan | BenchTool::MasscanRetries => {
                     let t = parse_masscan_list(&text);
                     let tries = if *tool == BenchTool::MasscanRetries { 3 } else { 1 };
-                    (pairs * tries, (!args.sink).then(|| score(&scenario, |a, p| t.state(a, p).to_string())))
+                    (pairs * tries, (!args.sink).then(|| score(&scenario, |a, proto, p| t.state(a, proto, p).to_string())))
                 }
-                BenchTool::Nmap => {
+                BenchTool::Nmap | BenchTool::NmapUdp => {
                     let t = parse_nmap_grepable(&text);
-                    (pairs, (!args.sink).then(|| score(&scenario, |a, p| t.state(a, p).to_string())))
+                    (pairs, (!args.sink).then(|| score(&scenario, |a, proto, p| t.state(a, proto, p).to_string())))
                 }
             };
             let sc = if finished { sc } else { None };
             eprintln!(
-                "bench: {name} run {}: {wall:.2} s{}{}",
+                "bench: {name} run {}: {wall:.2} s{}{}{}",
                 i + 1,
                 sc.map(|s| format!(", {:.3} % exact", s.exact_percent())).unwrap_or_default(),
+                unresolved.map(|u| format!(", {u} UDP unresolved")).unwrap_or_default(),
                 if finished { "" } else { " (killed at the timeout)" }
             );
-            runs.push(Run { wall, cpu, rss_kib, probes, score: sc });
+            runs.push(Run { wall, cpu, rss_kib, probes, score: sc, unresolved });
             if table.last().map(|t| t.0 != name).unwrap_or(true) && i == 0 {
                 table.push((name.to_string(), Vec::new()));
             }
@@ -202,7 +214,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
     drop(lab);
     let floor = table.iter().find(|t| t.0.starts_with("floor")).map(|t| median(t.1.iter().map(|r| r.wall).collect()));
     let mut text = format!(
-        "| tool | wall s (median; min–max of {}) | probes/s | exact % | open recall % | CPU s | CPU s per M probes | peak RSS MiB | × floor |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| tool | wall s (median; min–max of {}) | probes/s | exact % | open recall % | UDP unresolved | CPU s | CPU s per M probes | peak RSS MiB | × floor |\n|---|---|---|---|---|---|---|---|---|---|\n",
         args.runs
     );
     for (name, runs) in &table {
@@ -222,10 +234,18 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
             }
         };
         text += &format!(
-            "| {name} | {wall:.2} ({lo:.2}–{hi:.2}) | {:.0} | {} | {} | {cpu:.2} | {:.2} | {rss:.1} | {} |\n",
+            "| {name} | {wall:.2} ({lo:.2}–{hi:.2}) | {:.0} | {} | {} | {} | {cpu:.2} | {:.2} | {rss:.1} | {} |\n",
             probes / wall.max(1e-9),
             range(&exact),
             range(&recall),
+            {
+                let u: Vec<u64> = runs.iter().filter_map(|r| r.unresolved).collect();
+                match (u.iter().min(), u.iter().max()) {
+                    (Some(a), Some(b)) if a == b => a.to_string(),
+                    (Some(a), Some(b)) => format!("{a}–{b}"),
+                    _ => "—".to_string(),
+                }
+            },
             cpu / (probes / 1e6).max(1e-9),
             floor.map(|f| format!("{:.2}", wall / f)).unwrap_or_else(|| "—".into()),
         );
@@ -234,7 +254,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
     // times are this run's, on this machine, on this day.
     let median_of = |prefix: &str| table.iter().find(|t| t.0.starts_with(prefix)).map(|t| median(t.1.iter().map(|r| r.wall).collect()));
     if let Some(ps) = median_of("portsweep") {
-        let ratios: Vec<String> = [("floor", "the send-only floor"), ("masscan --rate", "masscan"), ("masscan --retries", "masscan --retries 2"), ("nmap", "nmap")]
+        let ratios: Vec<String> = [("floor", "the send-only floor"), ("masscan --rate", "masscan"), ("masscan --retries", "masscan --retries 2"), ("nmap -sS", "nmap -sS"), ("nmap -sU", "nmap -sU")]
             .iter()
             .filter_map(|(prefix, label)| median_of(prefix).map(|m| format!("{:.2} × {label}", ps / m)))
             .collect();

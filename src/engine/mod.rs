@@ -13,8 +13,9 @@
 //! for an RTT-derived timeout; the next pass re-probes only silent pairs.
 //! How many passes run is decided from the loss the passes reveal (see
 //! [`RetryPolicy`]), capped by `--retries`. UDP ports still silent after
-//! the passes on hosts that do report closed ports get the ICMP rounds of
-//! [`icmp`]: rate limiting, not silence, may be hiding them.
+//! the passes get the ICMP rounds of [`icmp`]: rate limiting, not
+//! silence, may be hiding them, and a silence is settled only on evidence
+//! that holds under any limiter (else it is reported unresolved).
 pub mod checkpoint;
 pub mod icmp;
 pub mod pace;
@@ -111,10 +112,18 @@ pub struct ScanStats {
     /// ICMP rounds run for rate-limited UDP hosts.
     #[serde(default)]
     pub icmp_rounds: u32,
-    /// UDP pairs left `open|filtered` because `--icmp-wait` ran out before
-    /// their host's ICMP budget could tell closed from silent.
+    /// Silent UDP pairs whose silence was not established (see [`icmp`]:
+    /// of hosts that answered, or of every host in a UDP-only scan):
+    /// reported `open|filtered`, but they may be closed ports whose ICMP
+    /// errors a rate limiter swallowed. 0 means every such pair was
+    /// confirmed silent.
     #[serde(default)]
     pub udp_unresolved: u64,
+    /// The `--icmp-wait` (whole seconds) that would probably have resolved
+    /// them, from the pace the rounds settled pairs at; absent when nothing
+    /// is unresolved or no wait would help (hosts with no closed UDP port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_wait_hint_s: Option<u64>,
 }
 
 /// What a progress display (and the periodic checkpoint) sees, about ten
@@ -146,6 +155,9 @@ pub struct Outcome {
     /// For an interrupted scan: the pass to continue and its first unsent
     /// chunk (what a checkpoint records).
     pub stopped_at: Option<(u32, u64)>,
+    /// Silent UDP pairs whose silence was not established, sorted (their
+    /// count is `stats.udp_unresolved`).
+    pub unresolved: Vec<u64>,
 }
 
 /// Decides after each retry pass whether another could still change a
@@ -214,7 +226,8 @@ struct Shared {
     srtt_us: AtomicU64,
     /// Pairs answered to ICMP-round probes (the attempt slot says so),
     /// duplicates included: the rounds need to know who answered *now*.
-    round_answers: crossbeam_channel::Sender<u64>,
+    /// With the IP ID of the probe an ICMP error quotes (0 otherwise).
+    round_answers: crossbeam_channel::Sender<(u64, u16)>,
 }
 
 impl Shared {
@@ -227,7 +240,8 @@ impl Shared {
 /// of pairs in the order given (ICMP rounds).
 struct PassJob {
     attempt: u8,
-    list: Option<Arc<Vec<u64>>>,
+    /// Pairs with the IP ID each probe carries.
+    list: Option<Arc<Vec<(u64, u16)>>>,
 }
 
 /// Runs a scan to completion (or until `stop` is set), calling `on_tick`
@@ -244,7 +258,7 @@ pub fn run(
     let perm = Permutation::new(space.len(), config.seed);
     let local_len = config.shard.local_len(space.len());
     let chunks = local_len.div_ceil(CHUNK) as usize;
-    let (round_tx, round_rx) = unbounded::<u64>();
+    let (round_tx, round_rx) = unbounded::<(u64, u16)>();
     let (store, counters) = match &config.resume {
         None => (ResultStore::new(space.len(), space.hosts.len()), Counters::default()),
         Some(cp) => {
@@ -371,11 +385,11 @@ pub fn run(
     }
     let mut rounds = icmp::RoundsOutcome::default();
     if complete && error.is_none() && space.ports.count(Protocol::Udp) > 0 {
-        let send_list = |list: Vec<u64>| -> io::Result<()> {
+        let send_list = |list: Vec<(u64, u16)>| -> io::Result<()> {
             let _ = job_txs[0].send(PassJob { attempt: icmp::ROUND_ATTEMPT, list: Some(Arc::new(list)) });
             done_rx.recv().unwrap_or_else(|_| Err(io::Error::other("sender thread ended")))
         };
-        match icmp::run_rounds(&shared, &round_rx, send_list) {
+        match icmp::run_rounds(&shared, &round_rx, policy.loss_estimate().unwrap_or(0.0), send_list) {
             Ok(r) => rounds = r,
             Err(e) => error = Some(e),
         }
@@ -383,6 +397,9 @@ pub fn run(
         if !complete {
             stopped_at = Some((passes + start_pass, 0));
         }
+    } else if space.ports.count(Protocol::Udp) > 0 {
+        // No rounds ran (stopped, or an error): no silence was tested.
+        rounds.unresolved = icmp::unsettled(&shared);
     }
     on_tick(&progress(passes.saturating_sub(1)));
     drop(job_txs);
@@ -412,9 +429,10 @@ pub fn run(
         passes: passes + passes_before_resume(&shared),
         srtt_us: shared.srtt_us.load(Relaxed),
         icmp_rounds: rounds.rounds,
-        udp_unresolved: rounds.unresolved,
+        udp_unresolved: rounds.unresolved.len() as u64,
+        icmp_wait_hint_s: rounds.wait_hint.map(|d| d.as_secs_f64().ceil() as u64),
     };
-    Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now(), stopped_at })
+    Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now(), stopped_at, unresolved: rounds.unresolved })
 }
 
 /// Passes an interrupted run had started before this one resumed it.
@@ -517,11 +535,11 @@ fn push_probe(config: &ScanConfig, template: &SynTemplate, batch: &mut TxBatch, 
 }
 
 /// Sends the pairs of `list` in order (ICMP rounds: order matters).
-fn send_list(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8, list: &[u64]) -> io::Result<()> {
+fn send_list(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8, list: &[(u64, u16)]) -> io::Result<()> {
     let template = SynTemplate::new();
     batch.clear();
-    for (n, &index) in list.iter().enumerate() {
-        push_probe(&shared.config, &template, batch, index, attempt, n as u16);
+    for (n, &(index, ip_id)) in list.iter().enumerate() {
+        push_probe(&shared.config, &template, batch, index, attempt, ip_id);
         if batch.is_full() || n + 1 == list.len() {
             pacer.admit(batch.len());
             sink.send(batch)?;
@@ -546,14 +564,14 @@ fn receive(shared: &Shared, mut source: Box<dyn ReplySource>) -> io::Result<u64>
         let (mut valid, mut invalid, mut new, mut open) = (0u64, 0u64, 0u64, 0u64);
         for i in 0..batch.len() {
             match classify(shared, batch.get(i)) {
-                Some((index, answer, attempt, host_answered, ttl)) => {
+                Some((index, answer, attempt, host_answered, ttl, ip_id)) => {
                     valid += 1;
                     let host = index / shared.config.space.port_count() as u64;
                     if host_answered {
                         shared.store.mark_host_up(host, ttl);
                     }
                     if attempt == icmp::ROUND_ATTEMPT {
-                        let _ = shared.round_answers.send(index);
+                        let _ = shared.round_answers.send((index, ip_id));
                     }
                     if shared.store.record(index, answer) {
                         new += 1;
@@ -581,9 +599,10 @@ fn receive(shared: &Shared, mut source: Box<dyn ReplySource>) -> io::Result<u64>
 }
 
 /// Validates one packet: (pair index, answer, attempt, the host itself
-/// answered, TTL) when it answers one of our probes; `None` otherwise.
+/// answered, TTL, the quoted IP ID of an ICMP error) when it answers one of
+/// our probes; `None` otherwise.
 #[inline]
-fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Option<u8>)> {
+fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Option<u8>, u16)> {
     let config = &shared.config;
     match Reply::parse(packet).ok()? {
         Reply::Tcp { ip, tcp } => {
@@ -599,7 +618,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
             };
             let attempt = config.cookie.check(ip.dst, ip.src, PROTO_TCP, tcp.sport, tcp.dport, tcp.ack.wrapping_sub(1))?;
             let index = config.space.index_of(ip.src, Protocol::Tcp, tcp.sport)?;
-            Some((index, answer, attempt, true, Some(ip.ttl)))
+            Some((index, answer, attempt, true, Some(ip.ttl), 0))
         }
         Reply::Udp { ip, udp } => {
             if ip.dst != config.source {
@@ -610,7 +629,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
                 return None;
             }
             let index = config.space.index_of(ip.src, Protocol::Udp, udp.sport)?;
-            Some((index, Answer::UdpReply, attempt, true, Some(ip.ttl)))
+            Some((index, Answer::UdpReply, attempt, true, Some(ip.ttl), 0))
         }
         Reply::Unreachable { ip, icmp } => {
             if icmp.quoted_src != config.source {
@@ -632,7 +651,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
             };
             let answer = Answer::from_icmp_code(icmp.code)?;
             let index = config.space.index_of(icmp.quoted_dst, proto, icmp.quoted_dport)?;
-            Some((index, answer, attempt, ip.src == icmp.quoted_dst, None))
+            Some((index, answer, attempt, ip.src == icmp.quoted_dst, None, icmp.quoted_id))
         }
     }
 }

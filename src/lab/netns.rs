@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::scenario::{Behaviour, IcmpModel, Scenario};
+use super::scenario::{Behaviour, Scenario};
 use crate::space::Protocol;
 
 pub const SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -168,11 +168,11 @@ impl Lab {
         // scenario asks for the kernel's own ICMP limiter, lift it: one
         // namespace answers for every node, and real nodes each have their
         // own budget (modelled per address by nftables, see `ruleset`).
-        let lift_icmp = scenario.icmp != IcmpModel::Kernel;
+        let icmp = scenario.icmp.namespace_sysctls();
         in_netns(&t, || -> io::Result<()> {
-            let mut keys = vec![("net/ipv4/tcp_max_syn_backlog", "65536"), ("net/core/somaxconn", "65535")];
-            if lift_icmp {
-                keys.extend([("net/ipv4/icmp_ratelimit", "0"), ("net/ipv4/icmp_msgs_per_sec", "10000000"), ("net/ipv4/icmp_msgs_burst", "10000000")]);
+            let mut keys = vec![("net/ipv4/tcp_max_syn_backlog", "65536".to_string()), ("net/core/somaxconn", "65535".to_string())];
+            if let Some((ratelimit, per_sec, burst)) = icmp {
+                keys.extend([("net/ipv4/icmp_ratelimit", ratelimit.to_string()), ("net/ipv4/icmp_msgs_per_sec", per_sec.to_string()), ("net/ipv4/icmp_msgs_burst", burst.to_string())]);
             }
             for (key, value) in keys {
                 // Some keys are global on older kernels: best effort.
@@ -224,7 +224,8 @@ impl Lab {
         }
         let ports: Vec<String> = listen_ports.iter().map(u16::to_string).collect();
         set(&mut out, "listen_ports", "inet_service", &ports);
-        if scenario.icmp == IcmpModel::PerNode {
+        let per_node = scenario.icmp.per_node_rate();
+        if per_node.is_some() {
             out.push_str("  set icmp_budget {\n    type ipv4_addr; flags dynamic; timeout 10m;\n  }\n");
         }
         let _ = writeln!(out, "  chain input {{\n    type filter hook input priority 0; policy accept;\n    iifname != \"{TARGET_IF}\" accept");
@@ -241,13 +242,11 @@ impl Lab {
              \x20   ip daddr . udp dport @udp_prohibit_pairs reject with icmp type admin-prohibited\n\
              \x20   ip daddr . udp dport @udp_open_pairs accept\n",
         );
-        if scenario.icmp == IcmpModel::PerNode {
-            // Linux's per-destination default (icmp_ratelimit 1000 ms, burst
-            // 6), kept per lab address as a real node keeps it.
-            out.push_str(
-                "    meta l4proto udp add @icmp_budget { ip daddr limit rate 1/second burst 6 packets } reject with icmp type port-unreachable\n\
-                 \x20   meta l4proto udp drop\n",
-            );
+        if let Some(rate) = per_node {
+            // Linux's per-destination limiter (burst 6, then `rate`/s), kept
+            // per lab address as a real node keeps it.
+            let _ = writeln!(out, "    meta l4proto udp add @icmp_budget {{ ip daddr limit rate {rate}/second burst 6 packets }} reject with icmp type port-unreachable");
+            out.push_str("    meta l4proto udp drop\n");
         }
         out.push_str("  }\n");
         if loss > 0 {

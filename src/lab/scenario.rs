@@ -23,13 +23,20 @@
 //! echoes the request's transmit timestamp as origin), an echo elsewhere.
 //! A closed UDP port answers ICMP port unreachable, drop is `open|filtered`.
 //!
-//! `icmp` says how ICMP errors for closed UDP ports are limited:
+//! `icmp` says how ICMP errors for closed UDP ports are limited, one model
+//! per limiter a scanner meets:
 //! `"per-node"` (the default) gives every lab address its own budget of
 //! Linux's defaults (burst 6, then 1/s; an nftables meter keyed by address),
-//! as real nodes each have; `"kernel"` leaves the namespace's own limiter,
-//! which all lab addresses share (faithful for a one-node lab only);
-//! `"unlimited"` lifts all limits. TCP rejects are never limited in the lab,
-//! so their reasons can be checked exactly.
+//! as real nodes each have; `"per-node-10"` the same at 10/s (kernels from
+//! 2026); `"global"` one bucket for every address, the namespace's global
+//! limiter at its defaults (1000/s, burst 50) with the per-destination one
+//! lifted (many addresses served by one kernel); `"router"` one
+//! per-destination bucket for every address (burst 6, 1/s: a router or
+//! firewall answering for a subnet); `"per-node-global"` the per-address
+//! meter and the global bucket at once; `"kernel"` leaves the namespace's
+//! own limiters at their defaults (one node per lab); `"unlimited"` lifts
+//! all limits. TCP rejects are never limited in the lab, so their reasons
+//! can be checked exactly.
 //! An audit scenario has, instead of (or besides) `[scan]`, an `[audit]`
 //! section: the inventory (a path relative to the scenario file), the
 //! `portsweep audit` flags, and the exact findings a correct audit reports
@@ -160,14 +167,57 @@ struct RawRule {
     dead: bool,
 }
 
-/// How ICMP errors for closed UDP ports are rate limited in the lab.
+/// How ICMP errors for closed UDP ports are rate limited in the lab: the
+/// limiters a scanner meets (module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IcmpModel {
+    /// One bucket per address, Linux's per-destination default: burst 6,
+    /// then 1/s (one Linux node per address).
     #[default]
     PerNode,
+    /// One bucket per address, burst 6, then 10/s (kernels from 2026:
+    /// `icmp_ratelimit` 100 ms).
+    #[serde(rename = "per-node-10")]
+    PerNode10,
+    /// One global bucket for every address: 1000/s, burst 50, a random 0–2
+    /// credits per error (many addresses served by one kernel whose
+    /// per-destination limiter is lifted).
+    Global,
+    /// One per-destination bucket for every address: burst 6, then 1/s (a
+    /// router or firewall generating the errors for a whole subnet).
+    Router,
+    /// Per address (burst 6, 1/s) and one global bucket (1000/s, burst 50)
+    /// at once.
+    PerNodeGlobal,
+    /// The namespace's own limiters at their defaults: one per-destination
+    /// bucket for every address and the global one (one node per lab, or a
+    /// router that also has a global limit).
     Kernel,
     Unlimited,
+}
+
+impl IcmpModel {
+    /// The per-address bucket's rate, for models that have one.
+    pub fn per_node_rate(self) -> Option<u32> {
+        match self {
+            IcmpModel::PerNode | IcmpModel::PerNodeGlobal => Some(1),
+            IcmpModel::PerNode10 => Some(10),
+            _ => None,
+        }
+    }
+
+    /// The namespace's (`icmp_ratelimit` ms, `icmp_msgs_per_sec`,
+    /// `icmp_msgs_burst`); `None` keeps the kernel's defaults.
+    pub fn namespace_sysctls(self) -> Option<(u32, u32, u32)> {
+        const LIFTED: u32 = 10_000_000;
+        match self {
+            IcmpModel::Kernel => None,
+            IcmpModel::PerNode | IcmpModel::PerNode10 | IcmpModel::Unlimited => Some((0, LIFTED, LIFTED)),
+            IcmpModel::Global | IcmpModel::PerNodeGlobal => Some((0, 1000, 50)),
+            IcmpModel::Router => Some((1000, LIFTED, LIFTED)),
+        }
+    }
 }
 
 /// How the lab makes a (host, port) behave.

@@ -5,9 +5,11 @@
 //! direction and forged strays mixed in, so engine tests check exact states,
 //! retries and validation deterministically from a seed. UDP is played
 //! too: responders (NTP-shaped on 123, echo elsewhere), ICMP port
-//! unreachable for closed ports under the scenario's ICMP model (a token
-//! bucket of Linux's defaults per address, or one shared by all), in real
-//! time, so the engine's ICMP rounds meet a real limiter.
+//! unreachable for closed ports under the scenario's ICMP model, in real
+//! time, with limiters that behave as Linux's do (per-destination tokens in
+//! 4 ms jiffies; the global bucket refilled in 20 ms steps and spending a
+//! random 0–2 credits per error; nftables meters accruing continuously),
+//! so the engine's ICMP rounds meet real limiters of every shape.
 use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -71,17 +73,29 @@ pub fn udp_packet(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload:
     b
 }
 
-/// Linux's ICMP limiter: a token per second, a burst of 6.
+/// Jiffies of a HZ=250 kernel since `t0` (4 ms ticks).
+fn jiffies(t0: Instant) -> u64 {
+    (t0.elapsed().as_micros() / 4000) as u64
+}
+const HZ: u64 = 250;
+
+/// An nftables meter (`limit rate R/second burst 6 packets`): tokens
+/// accrue continuously.
 #[derive(Debug, Clone)]
-struct Bucket {
+struct Meter {
     tokens: f64,
     last: Instant,
+    rate: f64,
 }
 
-impl Bucket {
+impl Meter {
+    fn new(rate: f64) -> Meter {
+        Meter { tokens: 6.0, last: Instant::now(), rate }
+    }
+
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64()).min(6.0);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(6.0);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -89,6 +103,118 @@ impl Bucket {
         } else {
             false
         }
+    }
+}
+
+/// Linux's per-destination limiter (`inet_peer_xrlim_allow`): tokens in
+/// jiffies, one per tick, capped at 6 × the interval; an error costs one
+/// interval.
+#[derive(Debug, Clone)]
+struct Xrlim {
+    tokens: u64,
+    last: u64,
+    interval: u64,
+}
+
+impl Xrlim {
+    fn new(interval_ms: u64, now: u64) -> Xrlim {
+        let interval = interval_ms * HZ / 1000;
+        Xrlim { tokens: 6 * interval, last: now, interval }
+    }
+
+    fn allow(&mut self, now: u64) -> bool {
+        self.tokens = (self.tokens + now - self.last).min(6 * self.interval);
+        self.last = now;
+        if self.tokens >= self.interval {
+            self.tokens -= self.interval;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Linux's global limiter since 6.12 (`icmp_global_allow`/`_consume`, per
+/// namespace): refilled only when empty and at least HZ/50 after the last
+/// refill, by rate × elapsed up to the burst; each error then spends a
+/// random 0–2 credits (so the credit may go below zero).
+#[derive(Debug, Clone)]
+struct GlobalLimit {
+    credit: i64,
+    stamp: u64,
+    per_sec: i64,
+    burst: i64,
+}
+
+impl GlobalLimit {
+    fn new(now: u64) -> GlobalLimit {
+        GlobalLimit { credit: 50, stamp: now, per_sec: 1000, burst: 50 }
+    }
+
+    fn allow(&mut self, now: u64) -> bool {
+        if self.credit > 0 {
+            return true;
+        }
+        let delta = (now - self.stamp).min(HZ);
+        if delta < HZ / 50 {
+            return false;
+        }
+        let incr = self.per_sec * delta as i64 / HZ as i64;
+        if incr == 0 {
+            return false;
+        }
+        self.stamp = now;
+        self.credit = (self.credit + incr).min(self.burst);
+        true
+    }
+
+    fn consume(&mut self, rng: &mut Rng) {
+        self.credit -= (rng.next_u64() % 3) as i64;
+    }
+}
+
+/// The limiters of one ICMP model (see `IcmpModel`).
+#[derive(Debug)]
+struct Limiters {
+    model: IcmpModel,
+    t0: Instant,
+    meters: HashMap<Ipv4Addr, Meter>,
+    shared_xrlim: Option<Xrlim>,
+    global: Option<GlobalLimit>,
+}
+
+impl Limiters {
+    fn new(model: IcmpModel) -> Limiters {
+        let global = matches!(model, IcmpModel::Global | IcmpModel::PerNodeGlobal | IcmpModel::Kernel).then(|| GlobalLimit::new(0));
+        let shared_xrlim = matches!(model, IcmpModel::Router | IcmpModel::Kernel).then(|| Xrlim::new(1000, 0));
+        Limiters { model, t0: Instant::now(), meters: HashMap::new(), shared_xrlim, global }
+    }
+
+    /// May `host` send an ICMP error now? Spends what an allowed error spends.
+    fn allow(&mut self, host: Ipv4Addr, rng: &mut Rng) -> bool {
+        let now = jiffies(self.t0);
+        // The kernel asks the global limiter first without spending,
+        // then the per-destination one (the nftables meter comes before
+        // both), then spends global credit.
+        if let Some(rate) = self.model.per_node_rate() {
+            if !self.meters.entry(host).or_insert_with(|| Meter::new(rate as f64)).take() {
+                return false;
+            }
+        }
+        if let Some(g) = &mut self.global {
+            if !g.allow(now) {
+                return false;
+            }
+        }
+        if let Some(x) = &mut self.shared_xrlim {
+            if !x.allow(now) {
+                return false;
+            }
+        }
+        if let Some(g) = &mut self.global {
+            g.consume(rng);
+        }
+        true
     }
 }
 
@@ -175,8 +301,7 @@ pub fn send_strays(hosts: &HostSet, count: u32, over: Duration) -> io::Result<u3
 /// The simulated network's probe side.
 pub struct SimSink {
     oracle: Oracle,
-    icmp: IcmpModel,
-    buckets: HashMap<Ipv4Addr, Bucket>,
+    limiters: Limiters,
     loss: f64,
     rng: Rng,
     replies: Sender<Vec<u8>>,
@@ -200,7 +325,7 @@ pub fn network(scenario: &Scenario, scanner: Ipv4Addr, seed: u64) -> (SimSink, S
     let probes = hosts * ports;
     let stray_every = (probes / (scenario.strays as u64 + 1)).max(1);
     (
-        SimSink { oracle: scenario.oracle(), icmp: scenario.icmp, buckets: HashMap::new(), loss: scenario.loss_percent / 100.0, rng, replies: tx, strays, stray_every, seen: 0 },
+        SimSink { oracle: scenario.oracle(), limiters: Limiters::new(scenario.icmp), loss: scenario.loss_percent / 100.0, rng, replies: tx, strays, stray_every, seen: 0 },
         SimSource { replies: rx },
     )
 }
@@ -208,12 +333,7 @@ pub fn network(scenario: &Scenario, scanner: Ipv4Addr, seed: u64) -> (SimSink, S
 impl SimSink {
     /// May `host` send an ICMP error now, under the scenario's model?
     fn icmp_allowed(&mut self, host: Ipv4Addr) -> bool {
-        let key = match self.icmp {
-            IcmpModel::Unlimited => return true,
-            IcmpModel::PerNode => host,
-            IcmpModel::Kernel => Ipv4Addr::UNSPECIFIED,
-        };
-        self.buckets.entry(key).or_insert(Bucket { tokens: 6.0, last: Instant::now() }).take()
+        self.limiters.allow(host, &mut self.rng)
     }
 
     /// The target's answer to one probe, or `None` for silence (a probe

@@ -180,6 +180,56 @@ fn verify_expected(oracle: &Oracle, expected: &Expected, report: &ScanReport, ch
     v
 }
 
+/// How a report that may not be exact stands to the truth: wrong only
+/// where it says it does not know.
+#[derive(Debug, Clone, Default)]
+pub struct Honesty {
+    pub verification: Verification,
+    /// Wrong pairs reported `open|filtered (no-response)` and listed as
+    /// unresolved: honest ignorance.
+    pub unresolved_wrong: u64,
+    /// Wrong pairs the report claims as settled: overclaims.
+    pub overclaims: Vec<Mismatch>,
+    /// Hosts reported down that are up, without every UDP pair of theirs
+    /// listed unresolved.
+    pub status_overclaims: Vec<Ipv4Addr>,
+    /// Pairs listed unresolved over all hosts.
+    pub listed_unresolved: u64,
+}
+
+impl Honesty {
+    /// No overclaim, and `stats.udp_unresolved` counts what the hosts list.
+    pub fn is_honest(&self, report: &ScanReport) -> bool {
+        self.overclaims.is_empty() && self.status_overclaims.is_empty() && self.listed_unresolved == report.stats.udp_unresolved && self.verification.missing_hosts.is_empty() && self.verification.wrong_ports.is_none()
+    }
+}
+
+/// Checks that every pair is right or is an unresolved `open|filtered`
+/// (listed in its host's `udp_unresolved`), and that a host is reported
+/// down wrongly only if all its UDP pairs are unresolved.
+pub fn verify_honest(scenario: &Scenario, report: &ScanReport) -> Honesty {
+    let v = verify(scenario, report, true);
+    let by_address: HashMap<Ipv4Addr, &HostReport> = report.hosts.iter().map(|h| (h.address, h)).collect();
+    let mut h = Honesty { listed_unresolved: report.hosts.iter().map(|h| h.udp_unresolved.len() as u64).sum(), ..Default::default() };
+    let udp_ports = Expected::ports(&report.ports).map(|p| p.iter().filter(|(pr, _)| *pr == Protocol::Udp).count()).unwrap_or(0);
+    for m in &v.mismatches {
+        let listed = m.protocol == Protocol::Udp && by_address.get(&m.address).is_some_and(|h| h.udp_unresolved.binary_search(&m.port).is_ok());
+        if listed && m.reported == "open|filtered (no-response)" {
+            h.unresolved_wrong += 1;
+        } else {
+            h.overclaims.push(m.clone());
+        }
+    }
+    for a in &v.host_status_errors {
+        let all_unresolved = by_address.get(a).is_some_and(|h| h.status == HostStatus::Down && h.udp_unresolved.len() == udp_ports && udp_ports > 0);
+        if !all_unresolved {
+            h.status_overclaims.push(*a);
+        }
+    }
+    h.verification = v;
+    h
+}
+
 /// An audit's findings as `"kind node protocol/port"` (`"kind node"` for
 /// findings about a whole node), sorted: the form scenarios list them in.
 pub fn finding_keys(report: &crate::audit::AuditReport) -> Vec<String> {
@@ -215,7 +265,7 @@ mod tests {
 
     fn host(a: u8, up: bool, ports: Vec<PortReport>) -> HostReport {
         let (default_state, default_reason) = if up { (State::Closed, Reason::Rst) } else { (State::Filtered, Reason::NoResponse) };
-        HostReport { address: Ipv4Addr::new(198, 19, 1, a), name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports }
+        HostReport { address: Ipv4Addr::new(198, 19, 1, a), name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports, udp_unresolved: Vec::new() }
     }
 
     fn port(proto: Protocol, port: u16, state: State, reason: Reason) -> PortReport {

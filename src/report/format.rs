@@ -55,6 +55,10 @@ pub fn render_table(report: &ScanReport) -> String {
             let ttl = p.ttl.map(|t| format!("ttl {t}")).unwrap_or_default();
             let _ = writeln!(s, "    {:>5}/{:<3}  {:<13} {:<16} {}", p.port, p.protocol, p.state.as_str(), p.reason.as_str(), ttl);
         }
+        if !h.udp_unresolved.is_empty() {
+            let ports: Vec<String> = h.udp_unresolved.iter().map(u16::to_string).collect();
+            let _ = writeln!(s, "    unresolved UDP (open|filtered, not confirmed): {}", ports.join(","));
+        }
     }
     let up = report.hosts.iter().filter(|h| h.status == HostStatus::Up).count();
     let counts = report.state_counts();
@@ -77,6 +81,13 @@ pub fn render_table(report: &ScanReport) -> String {
         st.rx_dropped,
         if report.complete { "" } else { " — INCOMPLETE (interrupted)" }
     );
+    if st.udp_unresolved > 0 {
+        let _ = write!(s, "{} UDP pairs unresolved: open|filtered, but their silence was not confirmed (ICMP errors may have been rate limited; listed per host as `udp_unresolved` in JSON)", st.udp_unresolved);
+        let _ = match st.icmp_wait_hint_s {
+            Some(w) => writeln!(s, "; --icmp-wait {w}s would probably resolve them."),
+            None => writeln!(s, "; waiting longer would not help: a silence is confirmed only against a known-closed UDP port of the same host, so add one to -p."),
+        };
+    }
     s
 }
 

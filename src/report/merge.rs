@@ -9,7 +9,7 @@
 //! names targets were given as) come from the first report.
 use rayon::prelude::*;
 
-use super::{build_host, HostReport, HostStatus, ScanReport};
+use super::{build_host, HostStatus, ScanReport};
 use crate::space::{HostSet, Permutation, PortList, Protocol};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -72,8 +72,17 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
             let addr = hosts.addr(h);
             let up = reports.iter().any(|(_, r)| r.hosts[h as usize].status == HostStatus::Up);
             let name = first.hosts[h as usize].name.clone();
-            let host = build_host(addr, &ports, up, |i| {
-                let owner = &reports[owners[(perm.position_of(h * n + i as u64) % count) as usize]].1;
+            let owner_of = |i: usize| &reports[owners[(perm.position_of(h * n + i as u64) % count) as usize]].1;
+            // Each UDP pair is unresolved if its owner says so.
+            let unresolved: Vec<u16> = (0..ports.len())
+                .filter(|&i| {
+                    let (proto, port) = ports.get(i);
+                    proto == Protocol::Udp && owner_of(i).hosts[h as usize].udp_unresolved.binary_search(&port).is_ok()
+                })
+                .map(|i| ports.get(i).1)
+                .collect();
+            let mut merged = build_host(addr, &ports, up, |i| {
+                let owner = owner_of(i);
                 let host = &owner.hosts[h as usize];
                 let (proto, port) = ports.get(i);
                 Some(match host.ports.binary_search_by_key(&(proto, port), |p| (p.protocol, p.port)) {
@@ -81,7 +90,9 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
                     Err(_) => (host.default_state, host.default_reason, None),
                 })
             });
-            HostReport { name, ..host }
+            merged.udp_unresolved = unresolved;
+            merged.name = name;
+            merged
         })
         .collect();
     let mut stats = first.stats.clone();
@@ -94,6 +105,7 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
         stats.rx_dropped += s.rx_dropped;
         stats.icmp_rounds = stats.icmp_rounds.max(s.icmp_rounds);
         stats.udp_unresolved += s.udp_unresolved;
+        stats.icmp_wait_hint_s = stats.icmp_wait_hint_s.max(s.icmp_wait_hint_s);
         stats.passes = stats.passes.max(s.passes);
         stats.duration_s = stats.duration_s.max(s.duration_s);
     }
@@ -118,10 +130,10 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
 mod tests {
     use super::*;
     use crate::engine::ScanStats;
-    use crate::report::{Reason, State};
+    use crate::report::{HostReport, Reason, State};
 
     fn shard(i: u64, n: u64, seed: u64) -> (String, ScanReport) {
-        let host = HostReport { address: "198.19.1.1".parse().unwrap(), name: Some("w-1.lab.test".into()), status: HostStatus::Up, default_state: State::Closed, default_reason: Reason::Rst, ports: vec![] };
+        let host = HostReport { address: "198.19.1.1".parse().unwrap(), name: Some("w-1.lab.test".into()), status: HostStatus::Up, default_state: State::Closed, default_reason: Reason::Rst, ports: vec![], udp_unresolved: vec![] };
         let r = ScanReport {
             portsweep: "0".into(),
             format_version: 1,

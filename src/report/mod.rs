@@ -131,6 +131,11 @@ pub struct HostReport {
     pub default_state: State,
     pub default_reason: Reason,
     pub ports: Vec<PortReport>,
+    /// UDP ports reported `open|filtered` whose silence was not established
+    /// (their ICMP errors may have been rate limited): sorted, present only
+    /// when not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udp_unresolved: Vec<u16>,
 }
 
 /// The JSON scan report (documented in the README).
@@ -222,6 +227,11 @@ impl ScanReport {
         }
     }
 
+    /// Whether a UDP pair's `open|filtered` was left unresolved.
+    pub fn is_unresolved(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> bool {
+        proto == Protocol::Udp && self.hosts.binary_search_by_key(&addr, |h| h.address).is_ok_and(|i| self.hosts[i].udp_unresolved.binary_search(&port).is_ok())
+    }
+
     /// Pair counts by state over the whole report.
     pub fn state_counts(&self) -> [(State, u64); 4] {
         let n = self.port_list().map(|p| p.len() as u64).unwrap_or(0);
@@ -267,14 +277,16 @@ pub fn build_host(address: Ipv4Addr, ports: &PortList, up: bool, pair: impl Fn(u
             ((state, reason) != (default_state, default_reason)).then_some(PortReport { port, protocol, state, reason, ttl })
         })
         .collect();
-    HostReport { address, name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports: listed }
+    HostReport { address, name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports: listed, udp_unresolved: Vec::new() }
 }
 
 fn host_report(space: &ScanSpace, outcome: &Outcome, host: u64, owned: &(dyn Fn(u64) -> bool + Sync)) -> HostReport {
     let n = space.port_count() as u64;
     let base = host * n;
     let ttl = outcome.store.host_ttl(host);
-    build_host(space.hosts.addr(host), &space.ports, outcome.store.host_is_up(host), |i| {
+    let first = outcome.unresolved.partition_point(|&i| i < base);
+    let unresolved = outcome.unresolved[first..].iter().take_while(|&&i| i < base + n).map(|&i| space.ports.get((i - base) as usize).1).collect();
+    let mut report = build_host(space.hosts.addr(host), &space.ports, outcome.store.host_is_up(host), |i| {
         let index = base + i as u64;
         if !owned(index) {
             return None;
@@ -282,5 +294,7 @@ fn host_report(space: &ScanSpace, outcome: &Outcome, host: u64, owned: &(dyn Fn(
         let (state, reason) = classify(space.ports.get(i).0, outcome.store.get(index));
         let ttl = matches!(reason, Reason::SynAck | Reason::Rst | Reason::UdpResponse).then_some(ttl).flatten();
         Some((state, reason, ttl))
-    })
+    });
+    report.udp_unresolved = unresolved;
+    report
 }

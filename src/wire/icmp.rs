@@ -23,6 +23,9 @@ pub struct UnreachableRepr {
     /// Bytes 4..8 of the quoted transport header: the TCP sequence number
     /// (for UDP: length and checksum).
     pub quoted_word: u32,
+    /// The quoted IP header's identification: which copy of a probe the
+    /// error answers (the ICMP rounds number their probes with it).
+    pub quoted_id: u16,
 }
 
 impl UnreachableRepr {
@@ -47,6 +50,8 @@ impl UnreachableRepr {
             quoted_sport: u16::from_be_bytes([transport[0], transport[1]]),
             quoted_dport: u16::from_be_bytes([transport[2], transport[3]]),
             quoted_word: u32::from_be_bytes([transport[4], transport[5], transport[6], transport[7]]),
+            // parse_quoted checked that a whole header (≥ 20 bytes) is there.
+            quoted_id: u16::from_be_bytes([icmp[12], icmp[13]]),
         })
     }
 }
@@ -63,7 +68,7 @@ mod tests {
     /// An ICMP error from `DST` quoting `quote_len` bytes of a SYN.
     fn error(code: u8, quote_len: usize) -> Vec<u8> {
         let mut syn = [0u8; SYN_LEN];
-        SynTemplate::new().emit(&mut syn, SRC, DST, 10250, ProbeTag { sport: 50001, seq: 0x0102_0304, token: 0 }, 0);
+        SynTemplate::new().emit(&mut syn, SRC, DST, 10250, ProbeTag { sport: 50001, seq: 0x0102_0304, token: 0 }, 7);
         let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&syn[..quote_len]);
         let total = 20 + icmp.len();
@@ -79,7 +84,7 @@ mod tests {
                 assert_eq!((ip.src, ip.ttl), (DST, 63));
                 assert_eq!(
                     icmp,
-                    UnreachableRepr { code: 13, quoted_src: SRC, quoted_dst: DST, quoted_protocol: 6, quoted_sport: 50001, quoted_dport: 10250, quoted_word: 0x0102_0304 }
+                    UnreachableRepr { code: 13, quoted_src: SRC, quoted_dst: DST, quoted_protocol: 6, quoted_sport: 50001, quoted_dport: 10250, quoted_word: 0x0102_0304, quoted_id: 7 }
                 );
             }
             r => panic!("{r:?}"),

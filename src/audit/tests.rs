@@ -730,6 +730,32 @@ fn several_roles_get_the_union_and_one_finding_per_port() {
         ]
     );
     assert_eq!(findings[4].component, "harbor");
+    // In JUnit the finding fails the case of its own component, not the
+    // other entry on the same port.
+    let report = AuditReport::build(&p, &inv, &[], Phase::Post, Vantage::ControlPlane, fake.to_report());
+    let xml_text = render_junit(&report, &p);
+    let events = read_xml(&xml_text).unwrap_or_else(|e| panic!("{e}"));
+    let failing: Vec<&str> = xml_text.split("<testcase ").filter(|c| c.contains("<failure")).filter_map(|c| c.split(" name=\"").nth(1)?.split('"').next()).collect();
+    assert!(failing.contains(&"443/tcp harbor (all)") && !failing.contains(&"443/tcp ingress-controller (all)"), "{failing:?}");
+    assert!(!starts(&events, "failure").is_empty());
+}
+
+#[test]
+fn an_open_port_planned_only_for_other_roles_in_the_range_is_explained() {
+    // A user plan puts 31000 on control-plane nodes only: answering on a
+    // worker after the install, it is in the range and planned elsewhere,
+    // so it is no unknown listener (while 31001, planned nowhere, is).
+    let user = Plan::from_str(
+        "entries:\n  - {protocol: tcp, port: 31000, roles: [control-plane], component: metrics-gw, audience: all, purpose: test}\n",
+        "user.yaml",
+    )
+    .expect("user plan");
+    let p = Plan::builtin().merge_user(user).effective(&ClusterOptions::default());
+    let inv = cluster();
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
+    fake.set(CP1, Tcp, 31000, OPEN).set(W1, Tcp, 31000, OPEN).set(W1, Tcp, 31001, OPEN);
+    let findings = audit(&p, &inv, &[], Phase::Post, Vantage::External, &fake);
+    assert_eq!(keys(&findings), vec![(Unexpected, "w1", Some(Tcp), 31001)]);
 }
 
 #[test]

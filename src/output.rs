@@ -20,9 +20,14 @@
 //!   named twice or a directory that does not exist is bad input before a
 //!   packet is sent (a dry run checks all but the directories: it writes
 //!   nothing, and is how manifests meant for another machine are checked).
+//! * Checked again once the size of the report is known ([`check_space`]):
+//!   the directory must be writable and hold the estimated size, so a long
+//!   sweep is not thrown away for a full disk that was full before it began.
 //! * Written independently ([`write_all`]): each file atomically (temp
-//!   file, fsync, rename), and a file that cannot be written does not keep
-//!   the others from being written; every failure is reported together.
+//!   file, fsync, rename, then the permissions an ordinary write would give
+//!   under the umask), and a file that cannot be written does not keep the
+//!   others from being written; its report is kept in the temp directory
+//!   instead and the error says where. Every failure is reported together.
 //!
 //! Generic over a command's `--format` enum (a clap `ValueEnum`): the names
 //! of its values are the names extensions and prefixes map to, so each
@@ -71,15 +76,28 @@ pub enum OutputError {
     NoDirectory { spec: String, dir: String },
     #[error("--output {0} names no file after the format")]
     NoPath(String),
+    #[error("--output {0} is a directory: name a file in it")]
+    IsDirectory(String),
+    #[error("--output: cannot write in {dir}: {reason}")]
+    NotWritable { dir: String, reason: String },
+    #[error("--output {spec}: {dir} has {free} bytes free, the report needs about {needed}")]
+    NoSpace { spec: String, dir: String, free: u64, needed: u64 },
 }
 
 /// Files that could not be written (the others were).
 #[derive(Debug)]
-pub struct WriteFailures(pub Vec<(String, io::Error)>);
+pub struct WriteFailures(pub Vec<(String, io::Error, Option<PathBuf>)>);
 
 impl fmt::Display for WriteFailures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list: Vec<String> = self.0.iter().map(|(what, e)| format!("writing {what}: {e}")).collect();
+        let list: Vec<String> = self
+            .0
+            .iter()
+            .map(|(what, e, kept)| match kept {
+                Some(k) => format!("writing {what}: {e} (the report is kept in {})", k.display()),
+                None => format!("writing {what}: {e}"),
+            })
+            .collect();
         f.write_str(&list.join("; "))
     }
 }
@@ -151,12 +169,52 @@ pub fn plan<F: ValueEnum + Copy + PartialEq>(kind: &str, specs: &[String], forma
 /// dry run writes nothing, so it checks only [`plan`]'s rules).
 pub fn check_directories<F>(destinations: &[Destination<F>]) -> Result<(), OutputError> {
     for p in destinations.iter().filter_map(|d| d.path.as_deref()) {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = directory_of(p);
         if !dir.is_dir() {
             return Err(OutputError::NoDirectory { spec: p.display().to_string(), dir: dir.display().to_string() });
         }
+        if p.is_dir() {
+            return Err(OutputError::IsDirectory(p.display().to_string()));
+        }
+        // Writable: the atomic write creates a temp file there.
+        if let Err(e) = tempfile::NamedTempFile::new_in(dir) {
+            return Err(OutputError::NotWritable { dir: dir.display().to_string(), reason: e.to_string() });
+        }
     }
     Ok(())
+}
+
+/// Checks that every file's file system has room for `estimated` bytes
+/// (twice over: the temp file and the old report may coexist).
+pub fn check_space<F>(destinations: &[Destination<F>], estimated: u64) -> Result<(), OutputError> {
+    for p in destinations.iter().filter_map(|d| d.path.as_deref()) {
+        let dir = directory_of(p);
+        if let Some(free) = free_bytes(dir) {
+            if free < estimated.saturating_mul(2) {
+                return Err(OutputError::NoSpace { spec: p.display().to_string(), dir: dir.display().to_string(), free, needed: estimated.saturating_mul(2) });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Bytes an unprivileged writer may still use on `dir`'s file system.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
+    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// Where a report that could not be written to `path` is kept instead.
+fn fallback_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    std::env::temp_dir().join(format!("portsweep-{}-{name}", std::process::id()))
 }
 
 /// Writes every destination, rendering each format once; returns the
@@ -173,7 +231,9 @@ pub fn write_all<F: Copy + PartialEq>(destinations: &[Destination<F>], mut rende
             }
         };
         if let Err(e) = write_output(d.path.as_deref(), text) {
-            failures.push((d.shown(), e));
+            // Never lose a result: keep the report where it can be written.
+            let kept = d.path.as_deref().map(fallback_path).filter(|f| write_output(Some(f), text).is_ok());
+            failures.push((d.shown(), e, kept));
         }
     }
     if failures.is_empty() {

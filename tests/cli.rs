@@ -170,9 +170,21 @@ fn several_outputs_from_one_diff_and_a_failed_one_loses_none() {
     std::fs::write(p("after.json"), scan_report(80, Some("w-1.lab.test"))).unwrap();
     std::fs::create_dir(p("blocked.json")).unwrap();
     let s = |n: &str| p(n).display().to_string();
-    let (code, out, err) = run(&["diff", &s("before.json"), &s("after.json"), "-o", &s("d.json"), "-o", &s("blocked.json"), "-o", &s("d.md"), "-o", &format!("table:{}", s("d.out")), "-o", "-"]);
+    // A directory where a file should go is bad input, found before any work.
+    let (code, _, err) = run(&["diff", &s("before.json"), &s("after.json"), "-o", &s("d.json"), "-o", &s("blocked.json")]);
+    assert_eq!((code, err.trim()), (Some(2), format!("portsweep: --output {} is a directory: name a file in it", s("blocked.json")).as_str()));
+    assert!(!p("d.json").exists());
+    // A file system that is full when the report is written: the other
+    // files are written, the failed one's report is kept in the temp
+    // directory, and the error says where (exit 3).
+    let full = FullFs::new();
+    let lost = full.dir.join("d.json").display().to_string();
+    let (code, out, err) = run(&["diff", &s("before.json"), &s("after.json"), "-o", &s("d.json"), "-o", &lost, "-o", &s("d.md"), "-o", &format!("table:{}", s("d.out")), "-o", "-"]);
     assert_eq!(code, Some(3), "a file that cannot be written: runtime error");
-    assert!(err.starts_with(&format!("portsweep: writing {}: ", s("blocked.json"))), "{err}");
+    assert!(err.starts_with(&format!("portsweep: writing {lost}: No space left on device")), "{err}");
+    let kept = err.split("(the report is kept in ").nth(1).and_then(|r| r.split(')').next()).expect("says where the report is kept");
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), std::fs::read_to_string(p("d.json")).unwrap(), "the kept report is the report");
+    std::fs::remove_file(kept).unwrap();
     let json = std::fs::read_to_string(p("d.json")).unwrap();
     assert_eq!(out, json, "stdout (not a terminal) gets the JSON too");
     let d: portsweep::diff::Diff = serde_json::from_str(&json).unwrap();
@@ -198,4 +210,61 @@ fn merge_writes_every_format_of_the_merged_report() {
     assert_eq!(std::fs::read_to_string(p("m.csv")).unwrap(), "address,protocol,port,state,reason,name\n198.19.1.1,tcp,22,closed,rst,w-1.lab.test\n");
     let table = std::fs::read_to_string(p("m")).unwrap();
     assert!(table.starts_with("198.19.1.1 (w-1.lab.test) up   1 ports open (syn-ack), 1 listed\n"), "{table}");
+}
+
+/// A tiny tmpfs, filled to the last byte, unmounted on drop (root only,
+/// as the lab tests are).
+struct FullFs {
+    dir: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl FullFs {
+    fn new() -> FullFs {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&dir).status().expect("mount runs");
+        assert!(ok.success(), "mounting a tmpfs needs root");
+        // Fill it: write until the file system says no.
+        let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+        let block = [0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        FullFs { dir, _tmp: tmp }
+    }
+}
+
+impl Drop for FullFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+#[test]
+fn a_bad_or_full_output_is_refused_before_the_first_probe() {
+    // Loopback only: had the check not stopped it, nothing would leave
+    // the machine. It must stop within a second, before any socket opens.
+    let started = std::time::Instant::now();
+    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "1-1000", "-o", "/no/such/dir/r.json"]);
+    assert_eq!((code, err.trim()), (Some(2), "portsweep: --output /no/such/dir/r.json: directory /no/such/dir does not exist"));
+    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "1-1000", "-o", "/tmp"]);
+    assert_eq!((code, err.trim()), (Some(2), "portsweep: --output /tmp is a directory: name a file in it"));
+    let full = FullFs::new();
+    let r = full.dir.join("r.json").display().to_string();
+    let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "1-1000", "-o", &r]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.starts_with(&format!("portsweep: --output {r}: {} has ", full.dir.display())) && err.contains("bytes free, the report needs about 132096"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[test]
+fn reports_get_the_permissions_of_an_ordinary_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    std::fs::write(p("a.json"), scan_report(22, None)).unwrap();
+    for (umask, mode) in [("022", 0o644), ("077", 0o600), ("002", 0o664)] {
+        let out = Command::new("sh").arg("-c").arg(format!("umask {umask}; exec \"$0\" diff \"$1\" \"$1\" -o \"$2\"", )).arg(bin()).arg(p("a.json")).arg(p(&format!("d{umask}.json"))).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(p(&format!("d{umask}.json"))).unwrap().permissions().mode() & 0o777, mode, "umask {umask}");
+    }
 }

@@ -16,8 +16,13 @@ fn reference_lab_265_hosts_by_2797_ports_is_exact() {
     let _g = lab_lock();
     let s = scenario("cluster-250");
     let lab = Lab::build(&s).expect("lab builds");
-    let (report, _) = scan_in_lab(&lab, &s, &["--rate", "max", "--seed", "1"]);
+    let (report, output) = scan_in_lab(&lab, &s, &["--rate", "max", "--seed", "1"]);
     assert_eq!(report.hosts.len(), 265);
+    // The report went to a file: one closing line on stderr says what it holds.
+    let counts: Vec<String> = report.state_counts().iter().map(|(st, n)| format!("{n} {}", st.as_str())).collect();
+    let closing = format!("portsweep: 265 hosts (259 up, 6 down) × 2797 ports: {} in {:.2} s; report written to ", counts.join(", "), report.stats.duration_s);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with(&closing) && l.ends_with("scan.json")), "{stderr}");
     assert_eq!(report.port_list().unwrap().len(), 2797);
     assert!(report.complete);
     assert_exact(&s, &report);

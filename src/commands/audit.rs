@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use portsweep::audit::{self, AuditReport};
 use portsweep::inventory::{load_services, Inventory};
-use portsweep::output::first_file;
+use portsweep::output::{self, first_file};
 use portsweep::resolve::Resolved;
 use portsweep::space::{HostSet, ScanSpace};
 
@@ -20,6 +20,11 @@ use crate::Failure;
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     // Checked before the inventory is read or a packet sent.
     let destinations = super::destinations("audit", &args.output, args.format, args.dry_run)?;
+    if !args.dry_run {
+        // The node count is known only once the inventory is read: check for
+        // the fixed part here (the report of a few hundred nodes is small).
+        output::check_space(&destinations, super::estimated_report_bytes(256)).map_err(Failure::input)?;
+    }
     let stop = stop_flag()?;
     loop {
         let started = std::time::Instant::now();
@@ -27,6 +32,21 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
         let Some(report) = report else { return Ok(0) };
         // Every format from the one report of this sweep.
         super::write_all(&destinations, |f| audit::render(&report, &plan, f))?;
+        let s = &report.summary;
+        let severities: Vec<String> = s.findings_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+        super::closing_line(
+            &format!(
+                "audit of {} nodes ({} up, {} down): {} findings{} in {:.2} s{}",
+                s.nodes,
+                s.nodes_up,
+                s.nodes_down,
+                s.findings,
+                if severities.is_empty() { String::new() } else { format!(" ({})", severities.join(", ")) },
+                report.scan.stats.duration_s,
+                if report.scan.complete { "" } else { " (interrupted)" }
+            ),
+            &destinations,
+        );
         let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
         // `--every`: audit again until stopped (the DaemonSet's mode).
         let Some(every) = args.every else { return Ok(code) };

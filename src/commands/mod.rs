@@ -78,13 +78,44 @@ pub fn write_all<F: Copy + PartialEq>(destinations: &[Destination<F>], render: i
     output::write_all(destinations, render).map_err(Failure::runtime)
 }
 
-/// Writes a scan report to every destination.
+/// Writes a scan report to every destination, then the closing line.
 pub fn emit(report: &ScanReport, destinations: &[Destination<OutputFormat>]) -> Result<(), Failure> {
     write_all(destinations, |f| match f {
         OutputFormat::Table => render_table(report),
         OutputFormat::Json => render_json(report),
         OutputFormat::Csv => render_csv(report),
-    })
+    })?;
+    let up = report.hosts.iter().filter(|h| h.status == portsweep::report::HostStatus::Up).count();
+    let states: Vec<String> = report.state_counts().iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
+    closing_line(
+        &format!(
+            "{} hosts ({up} up, {} down) × {} ports: {} in {:.2} s{}",
+            report.hosts.len(),
+            report.hosts.len() - up,
+            report.port_list().map(|p| p.len()).unwrap_or(0),
+            states.join(", "),
+            report.stats.duration_s,
+            if report.complete { "" } else { " (interrupted)" }
+        ),
+        destinations,
+    );
+    Ok(())
+}
+
+/// When a report went to files, one line on stderr says what it holds and
+/// where it went (nmap's "Nmap done"): stdout may be a pipe or nothing.
+pub fn closing_line<F>(summary: &str, destinations: &[Destination<F>]) {
+    let files: Vec<String> = destinations.iter().filter_map(|d| d.path.as_ref()).map(|p| p.display().to_string()).collect();
+    if !files.is_empty() {
+        eprintln!("portsweep: {summary}; report written to {}", files.join(", "));
+    }
+}
+
+/// The size a report's files are checked for before the work starts: a
+/// generous allowance per host (a host's line, its listed ports, names) on
+/// top of a fixed part.
+pub fn estimated_report_bytes(hosts: u64) -> u64 {
+    64 * 1024 + hosts * 512
 }
 
 /// `--format` of a command whose report may be an audit (merge, demo):

@@ -11,7 +11,7 @@ use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
 use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, ReplySource};
-use portsweep::output::first_file;
+use portsweep::output::{self, first_file};
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace, Targets};
 use portsweep::plan::Plan;
@@ -47,6 +47,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         print!("{}{}", super::names_summary(&resolved), dry_run(&space, &args.engine));
         return Ok(0);
     }
+    output::check_space(&destinations, super::estimated_report_bytes(space.hosts.len())).map_err(Failure::input)?;
     let stop = stop_flag()?;
     let payloads = match &args.plan {
         Some(path) => PayloadTable::with_custom(Plan::from_file(path).map_err(Failure::input)?.udp_payloads),

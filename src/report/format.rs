@@ -1,6 +1,7 @@
 //! Rendering reports as table, JSON or CSV, and writing them atomically.
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::{HostStatus, ScanReport};
@@ -105,7 +106,18 @@ pub fn write_output(path: Option<&Path>, text: &str) -> io::Result<()> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(text.as_bytes())?;
+    // A temp file is created 0600; a report gets what an ordinary write
+    // would give (0666 less the umask), so a CI user can read what root wrote.
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o666 & !umask()))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The process's umask (read by setting it and setting it back).
+fn umask() -> u32 {
+    // SAFETY: umask(2) cannot fail; the value is restored at once.
+    let mask = unsafe { libc::umask(0o022) };
+    unsafe { libc::umask(mask) };
+    mask as u32
 }

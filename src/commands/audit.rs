@@ -11,15 +11,20 @@ use portsweep::inventory::{load_services, Inventory};
 use portsweep::report::write_output;
 use portsweep::space::{HostSet, ScanSpace};
 
+use crate::sockets::Sockets;
 use super::{plan, scan, stop_flag};
 use crate::cli::AuditArgs;
 use crate::Failure;
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     let stop = stop_flag()?;
+    // One set of sockets for every round of `--every`: opened by the first
+    // scan, which then gives up every privilege for good.
+    let mut sockets = Sockets::dropping_privileges();
     loop {
         let started = std::time::Instant::now();
-        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect())?;
+        let (report, plan) = execute(&args, &mut sockets, stop.clone(), std::env::args().collect())?;
+        sockets.idle();
         let format = args.format.unwrap_or(if args.output.is_none() && std::io::stdout().is_terminal() { AuditFormat::Table } else { AuditFormat::Json });
         let Some(report) = report else { return Ok(0) };
         write_output(args.output.as_deref(), &audit::render(&report, &plan, format))
@@ -51,7 +56,7 @@ pub fn inventory(args: &AuditArgs) -> Result<Inventory, Failure> {
 
 /// Runs the audit's scan and builds the report; `None` for a dry run
 /// (which prints what it would do).
-pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
+pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, argv: Vec<String>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
     let inventory = inventory(args)?;
     let services = match &args.services {
         Some(path) => load_services(path).map_err(Failure::input)?,
@@ -80,7 +85,7 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>) -> Re
         );
         return Ok((None, plan));
     }
-    let scan = scan::execute(space, &args.engine, stop, argv, args.output.as_deref())?;
+    let scan = scan::execute(space, &args.engine, sockets, stop, argv, args.output.as_deref())?;
     let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
     report.vantage_node = args.vantage_node.clone();
     Ok((Some(report), plan))

@@ -11,6 +11,7 @@ use portsweep::lab::verify::{finding_keys, verify, verify_audit};
 use portsweep::lab::{Lab, Scenario};
 use portsweep::report::{render_table, write_output, OutputFormat};
 
+use crate::sockets::Sockets;
 use super::{audit, emit, scan, stop_flag};
 use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};
 use crate::Failure;
@@ -54,7 +55,7 @@ fn run_scan(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::Ar
     let engine = demo_engine()?;
     eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
     let argv: Vec<String> = std::env::args().collect();
-    let report = lab.in_scanner(move || scan::execute(space, &engine, stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
+    let report = lab.in_scanner(move || scan::execute(space, &engine, &mut Sockets::keeping_privileges(), stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     match args.output.format {
         None | Some(OutputFormat::Table) if args.output.output.is_none() => print!("{}", render_table(&report)),
         _ => emit(&report, &args.output)?,
@@ -93,7 +94,7 @@ fn run_audit(scenario: &Scenario, lab: &Lab, args: &DemoArgs, stop: std::sync::A
     };
     eprintln!("demo: {} from namespace {}", argv[1..].join(" "), lab.scanner_ns());
     let (report, _plan) = lab
-        .in_scanner(|| audit::execute(&audit_args, stop, argv.clone()))
+        .in_scanner(|| audit::execute(&audit_args, &mut Sockets::keeping_privileges(), stop, argv.clone()))
         .map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     let report = report.ok_or_else(|| Failure::runtime(anyhow!("the audit did not run")))?;
     match &args.output.output {

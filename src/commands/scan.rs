@@ -9,20 +9,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use portsweep::engine::checkpoint::Checkpoint;
 use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
-use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
-use portsweep::io::{ProbeSink, ReplySource};
+use portsweep::io::raw::resolve_source;
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
 use portsweep::wire::Cookie;
 
+use crate::sockets::Sockets;
 use super::stop_flag;
 use crate::cli::{EngineArgs, ScanArgs};
 use crate::Failure;
 
 /// How often a running scan refreshes its checkpoint.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
-const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
     let ports = match (&args.ports, &args.udp) {
@@ -37,7 +35,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     let stop = stop_flag()?;
-    let report = execute(space, &args.engine, stop, std::env::args().collect(), args.output.output.as_deref())?;
+    let report = execute(space, &args.engine, &mut Sockets::dropping_privileges(), stop, std::env::args().collect(), args.output.output.as_deref())?;
     super::emit(&report, &args.output)?;
     Ok(if report.complete { 0 } else { 130 })
 }
@@ -46,16 +44,6 @@ pub fn parse_space(targets: &[String], exclude: &[String], ports: &str) -> Resul
     let hosts = HostSet::parse(targets, exclude).map_err(Failure::input)?;
     let ports = PortList::parse(ports, Protocol::Tcp).map_err(Failure::input)?;
     Ok(ScanSpace::new(hosts, ports))
-}
-
-fn sender_count(engine: &EngineArgs) -> usize {
-    if let Some(n) = engine.senders {
-        return n as usize;
-    }
-    match engine.rate.0 {
-        Some(r) if r <= 150_000 => 1,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4),
-    }
 }
 
 fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
@@ -114,7 +102,7 @@ fn load_resume(path: &Path, space: &ScanSpace, engine: &EngineArgs) -> Result<Ch
     Ok(cp)
 }
 
-pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
+pub fn execute(space: ScanSpace, engine: &EngineArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
     let resume = match &engine.resume {
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),
         None => None,
@@ -129,18 +117,8 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, stop: Arc<AtomicBool>, arg
         let _ = getrandom::fill(&mut b);
         u64::from_le_bytes(b)
     });
-    let raw_error = |e: std::io::Error, what: &str| {
-        if is_permission_error(&e) {
-            Failure::runtime(anyhow!("{GRANT_HINT}"))
-        } else {
-            Failure::runtime(anyhow::Error::new(e).context(format!("opening the {what} socket")))
-        }
-    };
-    let mut sinks: Vec<Box<dyn ProbeSink>> = Vec::new();
-    for _ in 0..sender_count(engine) {
-        sinks.push(Box::new(RawSender::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "raw send"))?));
-    }
-    let receiver: Box<dyn ReplySource> = Box::new(PacketReceiver::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "packet receive"))?);
+    // Opened on the first scan, then every privilege is given up.
+    let (sinks, receiver) = sockets.for_scan(engine)?;
     let space = Arc::new(space);
     let config = ScanConfig {
         space: space.clone(),

@@ -55,12 +55,16 @@ fn interface_index(name: &str) -> io::Result<libc::c_uint> {
     }
 }
 
-/// Sends probes with `sendmmsg` on a raw IPv4 socket.
+/// Sends probes with `sendmmsg` on a raw IPv4 socket (or, for the lab's
+/// hostile peer, whole IP packets exactly as given on a packet socket).
 pub struct RawSender {
     fd: OwnedFd,
     addrs: Vec<libc::sockaddr_in>,
+    /// A link-layer sender's one destination (see [`RawSender::open_link`]).
+    link: Option<Box<libc::sockaddr_ll>>,
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
+    skipped: u64,
 }
 
 // SAFETY: the raw pointers in `iovs`/`msgs` are rebuilt on every call from
@@ -82,22 +86,48 @@ impl RawSender {
             // SAFETY: pointer and length describe `c`'s bytes.
             check(unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BINDTODEVICE, c.as_ptr() as *const libc::c_void, c.as_bytes().len() as libc::socklen_t) })?;
         }
-        Ok(RawSender::on(fd, capacity))
+        Ok(RawSender::on(fd, None, capacity))
     }
 
-    fn on(fd: OwnedFd, capacity: usize) -> RawSender {
+    /// A sender of IP packets on `interface` to the link address `dst_mac`
+    /// through a packet socket: the kernel adds the Ethernet header and
+    /// changes nothing else, so lying lengths, bad checksums and fragments
+    /// leave as written (the raw IP socket would fix lengths and checksums
+    /// and refuse some). Receives nothing (protocol 0, never bound).
+    pub fn open_link(interface: &str, dst_mac: [u8; 6], capacity: usize) -> io::Result<RawSender> {
+        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
+        let size: libc::c_int = 8 << 20;
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &size)?;
+        }
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        sll.sll_ifindex = interface_index(interface)? as i32;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&dst_mac);
+        Ok(RawSender::on(fd, Some(Box::new(sll)), capacity))
+    }
+
+    fn on(fd: OwnedFd, link: Option<Box<libc::sockaddr_ll>>, capacity: usize) -> RawSender {
         // SAFETY: all-zero is a valid value for these C structs.
         let zero_addr: libc::sockaddr_in = unsafe { zeroed() };
         let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
         let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        RawSender { fd, addrs: vec![zero_addr; capacity], iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity] }
+        RawSender { fd, addrs: vec![zero_addr; capacity], link, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], skipped: 0 }
     }
 
     /// Another sender on the same socket (a duplicated descriptor): opening
     /// a raw socket needs CAP_NET_RAW, duplicating one does not, so a
     /// process that gave up its privileges scans again on what it opened.
     pub fn try_clone(&self) -> io::Result<RawSender> {
-        Ok(RawSender::on(self.fd.try_clone()?, self.msgs.len()))
+        Ok(RawSender::on(self.fd.try_clone()?, self.link.clone(), self.msgs.len()))
+    }
+
+    /// Packets the kernel refused one by one (and `send` skipped).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 }
 
@@ -110,8 +140,16 @@ impl ProbeSink for RawSender {
             self.addrs[i].sin_addr.s_addr = u32::from(dst).to_be();
             self.iovs[i] = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
             let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
-            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            match &mut self.link {
+                Some(sll) => {
+                    h.msg_name = &mut **sll as *mut libc::sockaddr_ll as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                }
+                None => {
+                    h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                }
+            }
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
         }
@@ -140,6 +178,7 @@ impl ProbeSink for RawSender {
                 // unanswered and ends filtered, as nmap reports it.
                 Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EINVAL) if done < n => {
                     done += 1;
+                    self.skipped += 1;
                 }
                 _ => return Err(err),
             }
@@ -162,7 +201,7 @@ unsafe impl Send for PacketReceiver {}
 /// Classic BPF: accept TCP and UDP to ports >= SPORT_BASE and ICMP type 3,
 /// truncated to RX_SLOT bytes; drop the rest in the kernel. Offsets are
 /// relative to the IP header (SOCK_DGRAM).
-fn reply_filter() -> Vec<libc::sock_filter> {
+pub fn reply_filter() -> Vec<libc::sock_filter> {
     let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     const LDB_ABS: u16 = 0x30;
     const LDX_MSH: u16 = 0xb1;

@@ -7,8 +7,12 @@
 //! shaped by nftables); `sim` plays them as a simulated network for engine
 //! tests without privileges; `truth` reads a scenario's ground truth
 //! independently of the scanner's parsers; `verify` compares a scan report
-//! with it.
+//! with it. `flood` is a hostile peer (malformed and forged packets at full
+//! rate), and `bpf` runs the scanner's receive filter outside the kernel so
+//! the simulation and the flood know what reaches the engine.
 pub mod bench;
+pub mod bpf;
+pub mod flood;
 pub mod netns;
 pub mod responder;
 pub mod scenario;

@@ -68,8 +68,7 @@ pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, a
     let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
     let space = ScanSpace::new(hosts, ports);
     if let Some(path) = &args.scan_report {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())).map_err(Failure::input)?;
-        let scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        let scan = portsweep::diff::AnyReport::load(path).map_err(Failure::input)?.scan().clone();
         let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
         report.vantage_node = args.vantage_node.clone();
         return Ok((Some(report), plan));

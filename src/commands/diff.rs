@@ -9,10 +9,7 @@ use crate::cli::{DiffArgs, DiffFormat};
 use crate::Failure;
 
 pub fn run(args: DiffArgs) -> Result<u8, Failure> {
-    let load = |p: &std::path::Path| -> Result<AnyReport, Failure> {
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())).map_err(Failure::input)?;
-        AnyReport::from_json(&text, &p.display().to_string()).map_err(Failure::input)
-    };
+    let load = |p: &std::path::Path| -> Result<AnyReport, Failure> { AnyReport::load(p).map_err(Failure::input) };
     let (before, after) = (load(&args.before)?, load(&args.after)?);
     let d = diff(&before, &after, (&args.before.display().to_string(), &args.after.display().to_string()));
     let format = args.format.unwrap_or(if args.output.is_none() && std::io::stdout().is_terminal() { DiffFormat::Table } else { DiffFormat::Json });

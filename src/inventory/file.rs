@@ -12,7 +12,7 @@
 //! Every value is checked inside serde so a bad address is reported at its
 //! own line, by serde_yaml_ng (line, column, field path) or toml (span).
 
-use super::{AddrSpec, Inventory, InventoryError, Node};
+use super::{too_many_nodes, AddrSpec, Inventory, InventoryError, Node, MAX_NODES};
 use crate::plan::serde_util::{line_of_offset, split_yaml_error, StrVisitor, Text};
 use crate::plan::{canonical_role, validate_role, Roles};
 use serde::de::{self, SeqAccess, Visitor};
@@ -84,8 +84,8 @@ impl<'de> Deserialize<'de> for RoleName {
     }
 }
 
-/// One spec or a list of specs.
-struct AddrList(Vec<Ipv4Addr>);
+/// One spec or a list of specs, as inclusive ranges.
+struct AddrList(Vec<(u32, u32)>);
 
 struct AddrListVisitor;
 
@@ -98,14 +98,14 @@ impl<'de> Visitor<'de> for AddrListVisitor {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<AddrList, E> {
         v.parse::<AddrSpec>()
-            .map(|s| AddrList(s.0))
+            .map(|s| AddrList(vec![s.0]))
             .map_err(E::custom)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AddrList, A::Error> {
         let mut out = Vec::new();
         while let Some(spec) = seq.next_element::<AddrSpec>()? {
-            out.extend(spec.0);
+            out.push(spec.0);
         }
         Ok(AddrList(out))
     }
@@ -118,6 +118,16 @@ impl<'de> Deserialize<'de> for AddrList {
 }
 
 fn build(file: InventoryFile, source_name: &str) -> Result<Inventory, InventoryError> {
+    let named = file.nodes.len() as u64
+        + file
+            .roles
+            .values()
+            .flat_map(|l| l.0.iter())
+            .map(|&(lo, hi)| u64::from(hi - lo) + 1)
+            .sum::<u64>();
+    if named > MAX_NODES {
+        return Err(too_many_nodes(source_name, None, named));
+    }
     let mut nodes = Vec::new();
     for n in file.nodes {
         let address = n.address.0;
@@ -128,7 +138,7 @@ fn build(file: InventoryFile, source_name: &str) -> Result<Inventory, InventoryE
         });
     }
     for (role, addrs) in file.roles {
-        for address in addrs.0 {
+        for address in addrs.0.into_iter().flat_map(|(lo, hi)| (lo..=hi).map(Ipv4Addr::from)) {
             nodes.push(Node {
                 name: address.to_string(),
                 address,

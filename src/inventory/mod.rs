@@ -20,7 +20,10 @@
 //! address, one node per address (roles merged; a real name wins over a name
 //! that is just the address), roles sorted, `master` read as `control-plane`.
 //! Only IPv4 is scanned; a CIDR or range larger than a /16 (65536 addresses)
-//! is refused, as it is almost surely a typo for a node list.
+//! is refused, as it is almost surely a typo for a node list, and so is an
+//! inventory of more than [`MAX_NODES`] nodes in all. Files are read under
+//! the limits of [`crate::bounded`] (kubectl JSON up to its larger size, the
+//! other formats as text with a longest line).
 //!
 //! Errors name the file, the line and what is wrong; nothing panics on input.
 
@@ -41,6 +44,9 @@ use std::str::FromStr;
 
 /// Largest CIDR or range expanded into nodes: a /16.
 pub const MAX_EXPANSION: u64 = 1 << 16;
+/// Most nodes (and, for flags and files, addresses named) in one
+/// inventory: 13 times the largest cluster Kubernetes supports.
+pub const MAX_NODES: u64 = 1 << 16;
 
 /// One node: the address the audit probes, a name for the report, roles for
 /// the plan.
@@ -115,6 +121,28 @@ pub enum InventoryError {
         value: String,
         message: String,
     },
+    #[error(transparent)]
+    Bounded(crate::bounded::BoundedError),
+}
+
+/// The error for an inventory naming more than [`MAX_NODES`] addresses.
+pub(crate) fn too_many_nodes(source_name: &str, line: Option<usize>, count: u64) -> InventoryError {
+    InventoryError::at(
+        source_name,
+        line,
+        format!("{count} nodes or more; an inventory may have at most {MAX_NODES}"),
+    )
+}
+
+/// Maps a bounded-read error: a read failure stays an I/O error.
+fn bounded_error(e: crate::bounded::BoundedError) -> InventoryError {
+    match e {
+        crate::bounded::BoundedError::Read { file, reason } => InventoryError::Io {
+            path: file,
+            source: std::io::Error::other(reason),
+        },
+        other => InventoryError::Bounded(other),
+    }
 }
 
 fn located(source_name: &str, line: Option<usize>, column: Option<usize>, message: &str) -> String {
@@ -142,6 +170,12 @@ impl InventoryError {
 /// `a.b.c.d-e.f.g.h` or `a.b.c.d-h` (last octet). More than
 /// [`MAX_EXPANSION`] addresses is refused.
 pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
+    let (lo, hi) = address_range(spec)?;
+    Ok((lo..=hi).map(Ipv4Addr::from).collect())
+}
+
+/// What [`expand_addresses`] expands, as an inclusive range of u32.
+pub fn address_range(spec: &str) -> Result<(u32, u32), String> {
     let s = spec.trim();
     let not_addr = || format!("\"{s}\" is not an IPv4 address, CIDR or range");
     if let Some((net, prefix)) = s.split_once('/') {
@@ -162,7 +196,7 @@ pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
             u32::MAX << (32 - prefix)
         };
         let base = u32::from(addr) & mask;
-        return Ok((base..=base | !mask).map(Ipv4Addr::from).collect());
+        return Ok((base, base | !mask));
     }
     if let Some((a, b)) = s.split_once('-') {
         let start: Ipv4Addr = a.trim().parse().map_err(|_| not_addr())?;
@@ -184,10 +218,10 @@ pub fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
                 "range {s} has {count} addresses; more than a /16 (65536) is refused"
             ));
         }
-        return Ok((lo..=hi).map(Ipv4Addr::from).collect());
+        return Ok((lo, hi));
     }
     s.parse::<Ipv4Addr>()
-        .map(|a| vec![a])
+        .map(|a| (u32::from(a), u32::from(a)))
         .map_err(|_| not_addr())
 }
 
@@ -233,13 +267,19 @@ impl Inventory {
     /// [`detect_format`]). An inventory without nodes is an error: it is
     /// almost surely the wrong file, or a sample with every host commented.
     pub fn load(path: impl AsRef<Path>) -> Result<Inventory, InventoryError> {
+        use crate::bounded;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let name = path.display().to_string();
+        let text = bounded::read_text(path, bounded::KUBECTL_FILE, "kubectl JSON inventory").map_err(bounded_error)?;
         let format = detect_format(Some(path), &text);
-        Inventory::parse(&text, &path.display().to_string(), format)
+        if format != InventoryFormat::KubectlJson {
+            let what = "YAML, TOML or INI inventory";
+            if text.len() as u64 > bounded::TEXT_FILE {
+                return Err(InventoryError::Bounded(bounded::BoundedError::TooLarge { file: name, limit: bounded::TEXT_FILE, what }));
+            }
+            bounded::check_lines(&text, &name, bounded::MAX_LINE, what).map_err(InventoryError::Bounded)?;
+        }
+        Inventory::parse(&text, &name, format)
     }
 
     /// Parses inventory text of a known format; `source_name` names it in
@@ -264,6 +304,7 @@ impl Inventory {
         groups: &[(R, &[S])],
     ) -> Result<Inventory, InventoryError> {
         let mut nodes = Vec::new();
+        let mut named = 0u64;
         for (role, values) in groups {
             let role = role.as_ref();
             let canonical = canonical_role(role);
@@ -275,7 +316,12 @@ impl Inventory {
                 };
                 validate_role(&canonical).map_err(arg_err)?;
                 for spec in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    for address in expand_addresses(spec).map_err(arg_err)? {
+                    let (lo, hi) = address_range(spec).map_err(arg_err)?;
+                    named += u64::from(hi - lo) + 1;
+                    if named > MAX_NODES {
+                        return Err(arg_err(format!("more than {MAX_NODES} nodes in all; an inventory may have at most {MAX_NODES}")));
+                    }
+                    for address in (lo..=hi).map(Ipv4Addr::from) {
                         nodes.push(Node {
                             name: address.to_string(),
                             address,
@@ -394,14 +440,15 @@ pub fn detect_format(path: Option<&Path>, text: &str) -> InventoryFormat {
     }
 }
 
-/// An address, CIDR or range, expanded; parsed inside serde so errors carry
-/// the value's position.
-pub(crate) struct AddrSpec(pub Vec<Ipv4Addr>);
+/// An address, CIDR or range (inclusive, not yet expanded: a file's total
+/// is checked first); parsed inside serde so errors carry the value's
+/// position.
+pub(crate) struct AddrSpec(pub (u32, u32));
 
 impl FromStr for AddrSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        expand_addresses(s).map(AddrSpec)
+        address_range(s).map(AddrSpec)
     }
 }
 

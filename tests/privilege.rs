@@ -106,3 +106,57 @@ fn audit_every_scans_again_on_the_sockets_it_opened_before_dropping_privileges()
     let v = portsweep::lab::verify::verify_audit(&s, &report.scan, true);
     assert!(v.is_exact(), "{}", v.summary(10));
 }
+
+#[test]
+fn a_non_root_scanner_with_a_file_capability_gives_it_up_too() {
+    // The container image's case: uid 65534, CAP_NET_RAW from the binary's
+    // file capability (`setcap cap_net_raw+ep`). Without CAP_SETPCAP the
+    // bounding set cannot be cleared; with the permitted set empty and
+    // no_new_privs set that leaves no privilege, so the scan runs.
+    let _g = lab_lock();
+    let s = scenario("strays");
+    let lab = Lab::build(&s).expect("lab builds");
+    let dir = tempfile::tempdir().unwrap();
+    let (bin_dir, out_dir) = (dir.path().join("bin"), dir.path().join("out"));
+    std::fs::create_dir(&bin_dir).unwrap();
+    std::fs::create_dir(&out_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (d, mode) in [(dir.path(), 0o755), (bin_dir.as_path(), 0o755), (out_dir.as_path(), 0o777)] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let copy = bin_dir.join("portsweep");
+    std::fs::copy(bin(), &copy).unwrap();
+    let setcap = std::process::Command::new("setcap").arg("cap_net_raw+ep").arg(&copy).output().expect("setcap runs (libcap2-bin: scripts/deps)");
+    assert!(setcap.status.success(), "{}", String::from_utf8_lossy(&setcap.stderr));
+    let out = out_dir.join("scan.json");
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", lab.scanner_ns(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&copy).arg("scan");
+    cmd.args(&s.targets).args(["-p", &s.ports, "--rate", "20000", "--format", "json", "--output"]).arg(&out);
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("runs portsweep as nobody");
+    // `setpriv` execs the scanner in place too.
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let status = loop {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let threads: usize = field(&st, "Threads").and_then(|t| t.parse().ok()).unwrap_or(0);
+        if field(&st, "Name") == Some("portsweep") && threads >= 3 {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("scan output");
+            panic!("the scanner did not start its threads within 3 s: {st}\n{}", String::from_utf8_lossy(&o.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    for key in ["CapEff", "CapPrm", "CapInh", "CapAmb"] {
+        assert_eq!(field(&status, key), Some("0000000000000000"), "{key}:\n{status}");
+    }
+    assert_ne!(field(&status, "CapBnd"), Some("0000000000000000"), "without CAP_SETPCAP the bounding set stays:\n{status}");
+    assert!(status.contains("NoNewPrivs:\t1\n"), "{status}");
+    assert_eq!(field(&status, "Uid"), Some("65534\t65534\t65534\t65534"));
+    let o = child.wait_with_output().expect("scan ends");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = read_report(&out);
+    assert_exact(&s, &report);
+}

@@ -192,6 +192,8 @@ pub struct SimSink {
 /// The simulated network's reply side.
 pub struct SimSource {
     replies: Receiver<Vec<u8>>,
+    /// The packet socket's filter program (`io::raw::reply_filter`).
+    filter: Vec<libc::sock_filter>,
 }
 
 /// A sink/source pair playing `scenario` for a scanner at `scanner`.
@@ -211,7 +213,7 @@ pub fn network_with(scenario: &Scenario, scanner: Ipv4Addr, seed: u64, extra: Ve
     let strays_total = strays.len() as u64;
     (
         SimSink { oracle: scenario.oracle(), icmp: scenario.icmp, buckets: HashMap::new(), loss: scenario.loss_percent / 100.0, rng, replies: tx, strays, strays_total, first_pass: (hosts * ports).max(1), seen: 0 },
-        SimSource { replies: rx },
+        SimSource { replies: rx, filter: crate::io::raw::reply_filter() },
     )
 }
 
@@ -358,9 +360,9 @@ impl ProbeSink for SimSink {
 impl ReplySource for SimSource {
     fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
         batch.set_len(0);
-        let filter = crate::io::raw::reply_filter();
+        let filter = &self.filter;
         let offer = |batch: &mut RxBatch, p: &[u8]| {
-            let keep = super::bpf::run(&filter, p).unwrap_or(0) as usize;
+            let keep = super::bpf::run(filter, p).unwrap_or(0) as usize;
             if keep > 0 {
                 batch.push(&p[..p.len().min(keep)]);
             }

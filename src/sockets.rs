@@ -19,6 +19,9 @@ use crate::Failure;
 
 const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
+/// The sinks and the reply source one scan runs on.
+pub type ScanIo = (Vec<Box<dyn ProbeSink>>, Box<dyn ReplySource>);
+
 /// Sockets opened on first use, reused by every later scan.
 pub struct Sockets {
     drop_privileges: bool,
@@ -44,7 +47,7 @@ impl Sockets {
 
     /// The sinks and the reply source of one scan, on the sockets opened by
     /// the first call (in the calling thread's network namespace).
-    pub fn for_scan(&mut self, engine: &EngineArgs) -> Result<(Vec<Box<dyn ProbeSink>>, Box<dyn ReplySource>), Failure> {
+    pub fn for_scan(&mut self, engine: &EngineArgs) -> Result<ScanIo, Failure> {
         let open = match &mut self.open {
             Some(open) => open,
             None => {

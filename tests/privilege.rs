@@ -159,4 +159,5 @@ fn a_non_root_scanner_with_a_file_capability_gives_it_up_too() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report = read_report(&out);
     assert_exact(&s, &report);
+    eprintln!("uid 65534 with cap_net_raw+ep: CapEff/CapPrm/CapInh/CapAmb 0000000000000000, CapBnd {} (kept: no CAP_SETPCAP), NoNewPrivs 1; scan exact", field(&status, "CapBnd").unwrap_or("?"));
 }

@@ -11,9 +11,9 @@ use portsweep::inventory::{load_services, Inventory};
 use portsweep::report::write_output;
 use portsweep::space::{HostSet, ScanSpace};
 
-use crate::sockets::Sockets;
 use super::{plan, scan, stop_flag};
 use crate::cli::AuditArgs;
+use crate::sockets::Sockets;
 use crate::Failure;
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {

@@ -11,9 +11,9 @@ use portsweep::lab::verify::{finding_keys, verify, verify_audit};
 use portsweep::lab::{Lab, Scenario};
 use portsweep::report::{render_table, write_output, OutputFormat};
 
-use crate::sockets::Sockets;
 use super::{audit, emit, scan, stop_flag};
 use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};
+use crate::sockets::Sockets;
 use crate::Failure;
 
 const BUILTIN: &str = include_str!("../../fixtures/scenarios/demo.toml");

@@ -14,9 +14,9 @@ use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
 use portsweep::wire::Cookie;
 
-use crate::sockets::Sockets;
 use super::stop_flag;
 use crate::cli::{EngineArgs, ScanArgs};
+use crate::sockets::Sockets;
 use crate::Failure;
 
 /// How often a running scan refreshes its checkpoint.

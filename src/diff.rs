@@ -26,15 +26,32 @@ pub enum DiffError {
     Parse { file: String, message: String },
     #[error("{file}: not a portsweep report (kind {kind:?})")]
     Kind { file: String, kind: String },
+    #[error(transparent)]
+    Read(#[from] crate::bounded::BoundedError),
+}
+
+/// Only a report's `kind`, read without building the rest.
+#[derive(Deserialize)]
+struct Kind {
+    kind: Option<String>,
 }
 
 impl AnyReport {
+    /// Reads a report file of at most [`crate::bounded::REPORT_FILE`].
+    pub fn load(path: &std::path::Path) -> Result<AnyReport, DiffError> {
+        let text = crate::bounded::read_text(path, crate::bounded::REPORT_FILE, "report")?;
+        AnyReport::from_json(&text, &path.display().to_string())
+    }
+
+    /// Parses a report: its kind first (the rest skipped), then the report
+    /// of that kind straight from the text (no generic JSON tree, which
+    /// costs several times the text).
     pub fn from_json(text: &str, file: &str) -> Result<AnyReport, DiffError> {
         let err = |e: serde_json::Error| DiffError::Parse { file: file.into(), message: format!("line {}: {e}", e.line()) };
-        let v: serde_json::Value = serde_json::from_str(text).map_err(err)?;
-        match v.get("kind").and_then(|k| k.as_str()) {
-            Some("scan") => Ok(AnyReport::Scan(Box::new(serde_json::from_value(v).map_err(err)?))),
-            Some("audit") => Ok(AnyReport::Audit(Box::new(serde_json::from_value(v).map_err(err)?))),
+        let kind: Kind = serde_json::from_str(text).map_err(err)?;
+        match kind.kind.as_deref() {
+            Some("scan") => Ok(AnyReport::Scan(Box::new(serde_json::from_str(text).map_err(err)?))),
+            Some("audit") => Ok(AnyReport::Audit(Box::new(serde_json::from_str(text).map_err(err)?))),
             other => Err(DiffError::Kind { file: file.into(), kind: other.unwrap_or("none").into() }),
         }
     }

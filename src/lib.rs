@@ -12,7 +12,10 @@
 //! vocabularies they share.
 //! `lab` builds test hosts with a known ground truth: network namespaces on
 //! this machine, or a simulated network for tests without privileges.
+//! `bounded`, below them all, reads outside files under size and line
+//! limits.
 pub mod audit;
+pub mod bounded;
 pub mod diff;
 pub mod engine;
 pub mod inventory;

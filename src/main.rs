@@ -3,6 +3,7 @@
 //! privilege error, 130 interrupted).
 mod cli;
 mod commands;
+mod sockets;
 
 use std::process::ExitCode;
 

@@ -280,7 +280,7 @@ fn lookup_all(names: Vec<String>, within: Duration, lookup: Lookup) -> Vec<Optio
     }
     drop(job_tx);
     let mut answers: Vec<Option<io::Result<Vec<IpAddr>>>> = (0..n).map(|_| None).collect();
-    let mut workers = 0;
+    let mut workers = Vec::new();
     for _ in 0..n.min(WORKERS) {
         let (jobs, done, lookup) = (job_rx.clone(), done_tx.clone(), lookup.clone());
         let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
@@ -290,10 +290,10 @@ fn lookup_all(names: Vec<String>, within: Duration, lookup: Lookup) -> Vec<Optio
                 }
             }
         });
-        workers += spawned.is_ok() as usize;
+        workers.extend(spawned);
     }
     drop(done_tx);
-    if workers == 0 {
+    if workers.is_empty() {
         // No thread could start: look up here, unbounded, rather than fail.
         for (i, name) in job_rx.iter() {
             answers[i] = Some(lookup(&name));
@@ -308,6 +308,14 @@ fn lookup_all(names: Vec<String>, within: Duration, lookup: Lookup) -> Vec<Optio
                 left -= 1;
             }
             Err(_) => break, // deadline, or every worker gone
+        }
+    }
+    if left == 0 {
+        // Every name answered: the workers are at the end of the job list.
+        // Wait for them, so that no thread outlives the batch (capabilities
+        // are dropped per thread, and only from a single-threaded process).
+        for w in workers {
+            let _ = w.join();
         }
     }
     answers

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use portsweep::engine::{self, ScanConfig, Shard};
-use portsweep::lab::{sim, verify::verify, Scenario};
+use portsweep::lab::{flood, sim, verify::verify, Scenario};
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace};
 use portsweep::wire::payload::PayloadTable;
@@ -18,12 +18,14 @@ use portsweep::wire::Cookie;
 const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
 fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
-    simulate_with(s, max_retries, seed, PayloadTable::builtin(), std::time::Duration::from_secs(30))
+    simulate_with(s, max_retries, seed, PayloadTable::builtin(), std::time::Duration::from_secs(30), Vec::new())
 }
 
-fn simulate_with(s: &Scenario, max_retries: u8, seed: u64, payloads: PayloadTable, icmp_wait: std::time::Duration) -> ScanReport {
+/// A scan of the simulated network with these payloads and ICMP wait, and
+/// `extra` packets mixed in.
+fn simulate_with(s: &Scenario, max_retries: u8, seed: u64, payloads: PayloadTable, icmp_wait: std::time::Duration, extra: Vec<Vec<u8>>) -> ScanReport {
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
-    let (sink, source) = sim::network(s, SCANNER, seed);
+    let (sink, source) = sim::network_with(s, SCANNER, seed, extra);
     let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait, resume: None, payloads };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
     ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard_index: 0, shard_count: 1 })
@@ -99,7 +101,7 @@ fn a_plans_payloads_travel_with_its_scan() {
     };
     let builtin = simulate(&s, 2, 11);
     assert_eq!((state(&builtin, 123), state(&builtin, 9999)), ("open".into(), "open".into()));
-    let plan = simulate_with(&s, 2, 12, PayloadTable::with_custom([(123, vec![0u8; 48])]), std::time::Duration::from_secs(30));
+    let plan = simulate_with(&s, 2, 12, PayloadTable::with_custom([(123, vec![0u8; 48])]), std::time::Duration::from_secs(30), Vec::new());
     assert_eq!((state(&plan, 123), state(&plan, 9999)), ("open|filtered".into(), "open".into()));
     let again = simulate(&s, 2, 13);
     assert_eq!(state(&again, 123), "open");
@@ -152,10 +154,27 @@ fn one_slow_bucket_for_everything_is_honest() {
     // 795 pairs behind one bucket of 1/s: most cannot be settled in 5 s,
     // and the report must say so pair by pair instead of guessing.
     let s = scenario("udp-router");
-    let r = simulate_with(&s, 8, 15, PayloadTable::builtin(), std::time::Duration::from_secs(5));
+    let r = simulate_with(&s, 8, 15, PayloadTable::builtin(), std::time::Duration::from_secs(5), Vec::new());
     let h = portsweep::lab::verify::verify_honest(&s, &r);
     assert!(h.is_honest(&r), "{} overclaims {:?} status {:?}, listed {} vs {:?}", h.verification.summary(5), &h.overclaims[..h.overclaims.len().min(5)], h.status_overclaims, h.listed_unresolved, r.stats);
     assert!(h.unresolved_wrong > 100, "the limiter did not bite: {}", h.verification.summary(0));
     assert!(h.unresolved_wrong <= r.stats.udp_unresolved);
     assert!(r.stats.icmp_wait_hint_s.is_some_and(|w| w > 5), "{:?}", r.stats);
+}
+
+#[test]
+fn a_flood_of_malformed_and_forged_packets_is_dropped_by_the_filter_or_counted() {
+    // The hostile peer's deck (every category, 500 of each) on top of the
+    // scenario's 5,000 strays: what the receive filter passes must be
+    // counted as invalid exactly, the rest never seen, and no state change.
+    let s = scenario("strays");
+    let ports: Vec<u16> = PortList::parse(&s.ports, Protocol::Tcp).unwrap().as_slice().iter().filter(|p| p.0 == Protocol::Tcp).map(|p| p.1).collect();
+    let deck = flood::forge_flood(&s.present_hosts(), &ports, SCANNER, 500, &mut sim::Rng::new(14));
+    let record = flood::FloodRecord::of(&deck);
+    let r = simulate_with(&s, 8, 4, PayloadTable::builtin(), std::time::Duration::from_secs(30), deck.into_iter().map(|p| p.bytes).collect());
+    assert_exact(&s, &r);
+    eprintln!("{}", record.table());
+    assert_eq!(record.total_sent(), 500 * 19);
+    assert_eq!(r.stats.invalid_replies, s.strays as u64 + record.total_passing(), "{:?}", r.stats);
+    assert_eq!(r.stats.rx_dropped, 0);
 }

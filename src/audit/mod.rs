@@ -399,18 +399,10 @@ pub fn audit(
     from: Vantage,
     obs: &dyn Observations,
 ) -> Vec<Finding> {
-    let range = plan.nodeport_range;
-    // Services by (protocol, port); only ports in the range are NodePorts.
-    let mut known_services: BTreeMap<(Protocol, u16), &NodePortService> = BTreeMap::new();
-    for s in services {
-        known_services
-            .entry((s.protocol, s.port))
-            .or_insert(s);
-    }
+    let known_services = services_by_port(services);
     let mut findings = Vec::new();
     for node in &inventory.nodes {
-        let addr = node.address;
-        match obs.host_up(addr) {
+        match obs.host_up(node.address) {
             None => continue,
             Some(false) => {
                 findings.push(unreachable_finding(node));
@@ -418,126 +410,157 @@ pub fn audit(
             }
             Some(true) => {}
         }
-        let np = NodePlan::new(plan, &node.roles);
+        let judge = NodeJudge {
+            plan,
+            np: NodePlan::new(plan, &node.roles),
+            node,
+            known_services: &known_services,
+            phase,
+            from,
+            obs,
+        };
         let mut push = |kind: FindingKind, subject: &Subject| {
             findings.push(make_finding(node, kind, subject, from));
         };
+        judge.planned_ports(&mut push);
+        judge.service_nodeports(&mut push);
+        judge.unplanned_open_ports(&mut push);
+    }
+    // No pair gets two findings: the first step judges planned ports, the
+    // second only unplanned Service ports that are not open, the third only
+    // unplanned ports that are open.
+    findings.sort_by_key(Finding::sort_key);
+    findings
+}
 
-        // Planned ports of the node.
-        for (&(proto, port), entries) in &np.ports {
+/// `--services` NodePorts by (protocol, port), the first of each kept.
+fn services_by_port(services: &[NodePortService]) -> BTreeMap<(Protocol, u16), &NodePortService> {
+    let mut known: BTreeMap<(Protocol, u16), &NodePortService> = BTreeMap::new();
+    for s in services {
+        known.entry((s.protocol, s.port)).or_insert(s);
+    }
+    known
+}
+
+/// One node's judgement: the audit's settings, the node's plan and what
+/// the scan saw of it. Each step pushes the findings of one kind of port.
+struct NodeJudge<'a> {
+    plan: &'a EffectivePlan,
+    np: NodePlan<'a>,
+    node: &'a crate::inventory::Node,
+    known_services: &'a BTreeMap<(Protocol, u16), &'a NodePortService>,
+    phase: Phase,
+    from: Vantage,
+    obs: &'a dyn Observations,
+}
+
+type Push<'p> = dyn FnMut(FindingKind, &Subject) + 'p;
+
+impl<'a> NodeJudge<'a> {
+    /// A subject of this node with what every step fills in alike.
+    fn subject<'s>(&'s self, protocol: Protocol, port: u16, component: &'s str, state: State, reason: Reason) -> Subject<'s> {
+        let range = self.plan.nodeport_range;
+        Subject {
+            protocol,
+            port,
+            component,
+            entry: None,
+            planned_roles: Vec::new(),
+            node_roles: &self.node.roles,
+            state,
+            reason,
+            in_nodeport_range: protocol == Protocol::Tcp && range.contains(port),
+            node_has_range: self.np.has_range,
+            nodeport_range: range,
+            service: None,
+        }
+    }
+
+    /// Planned ports of the node: conflicts before the install, exposed
+    /// `self` ports, and ports that must answer but do not.
+    fn planned_ports(&self, push: &mut Push) {
+        let addr = self.node.address;
+        for (&(proto, port), entries) in &self.np.ports {
             let (Some((state, reason)), Some(&first)) =
-                (obs.state(addr, proto, port), entries.first())
+                (self.obs.state(addr, proto, port), entries.first())
             else {
                 continue;
             };
             let must: Vec<&&PlanEntry> = entries
                 .iter()
-                .filter(|e| !e.legacy && from.must_answer(e.audience))
+                .filter(|e| !e.legacy && self.from.must_answer(e.audience))
                 .collect();
             let all_self = entries.iter().all(|e| e.audience == Audience::SelfOnly);
             // The registry's services (harbor, NTP) serve the install
             // itself: before it they must already answer, like after it.
             let prerequisite = entries.iter().any(|e| e.roles.iter().any(|r| r == REGISTRY_ROLE));
-            let judged = match (phase, must.first(), all_self) {
+            let judged = match (self.phase, must.first(), all_self) {
                 (Phase::Pre, _, _) if !prerequisite => {
                     (state == State::Open).then_some((FindingKind::Conflict, first))
                 }
                 (_, _, true) => (state == State::Open).then_some((FindingKind::Exposed, first)),
-                (_, Some(e), false) => answer_problem(state, obs.unresolved(addr, proto, port)).map(|k| (k, **e)),
+                (_, Some(e), false) => answer_problem(state, self.obs.unresolved(addr, proto, port)).map(|k| (k, **e)),
                 (_, None, false) => None,
             };
             if let Some((kind, entry)) = judged {
-                push(
-                    kind,
-                    &Subject {
-                        protocol: proto,
-                        port,
-                        component: &entry.component,
-                        entry: Some(entry),
-                        planned_roles: Vec::new(),
-                        node_roles: &node.roles,
-                        state,
-                        reason,
-                        in_nodeport_range: proto == Protocol::Tcp && range.contains(port),
-                        node_has_range: np.has_range,
-                        nodeport_range: range,
-                        service: None,
-                    },
-                );
+                let subject = Subject { entry: Some(entry), ..self.subject(proto, port, &entry.component, state, reason) };
+                push(kind, &subject);
             }
         }
+    }
 
-        // Known Service NodePorts on kube-proxy nodes, after install: they
-        // must answer like an `all` port (unless an entry already judged it).
-        if phase == Phase::Post && np.has_range && from.must_answer(Audience::All) {
-            for (&(proto, port), svc) in &known_services {
-                if !range.contains(port) || np.ports.contains_key(&(proto, port)) {
-                    continue;
-                }
-                let Some((state, reason)) = obs.state(addr, proto, port) else {
-                    continue;
-                };
-                if let Some(kind) = answer_problem(state, obs.unresolved(addr, proto, port)) {
-                    let component = format!("Service {}/{}", svc.namespace, svc.name);
-                    push(
-                        kind,
-                        &Subject {
-                            protocol: proto,
-                            port,
-                            component: &component,
-                            entry: None,
-                            planned_roles: Vec::new(),
-                            node_roles: &node.roles,
-                            state,
-                            reason,
-                            in_nodeport_range: true,
-                            node_has_range: true,
-                            nodeport_range: range,
-                            service: Some(svc),
-                        },
-                    );
-                }
-            }
+    /// Known Service NodePorts on kube-proxy nodes, after install: they
+    /// must answer like an `all` port (unless an entry already judged it).
+    fn service_nodeports(&self, push: &mut Push) {
+        let range = self.plan.nodeport_range;
+        if !(self.phase == Phase::Post && self.np.has_range && self.from.must_answer(Audience::All)) {
+            return;
         }
-
-        // Open ports the node's plan does not have.
-        for (proto, port) in obs.open_ports(addr) {
-            if np.ports.contains_key(&(proto, port)) {
+        for (&(proto, port), svc) in self.known_services {
+            if !range.contains(port) || self.np.ports.contains_key(&(proto, port)) {
                 continue;
             }
-            let in_range = proto == Protocol::Tcp && range.contains(port);
-            let Some((state, reason)) = obs.state(addr, proto, port) else {
+            let Some((state, reason)) = self.obs.state(self.node.address, proto, port) else {
                 continue;
             };
-            if in_range && np.has_range {
-                let explained = known_services.contains_key(&(proto, port))
+            if let Some(kind) = answer_problem(state, self.obs.unresolved(self.node.address, proto, port)) {
+                let component = format!("Service {}/{}", svc.namespace, svc.name);
+                let subject = Subject {
+                    in_nodeport_range: true,
+                    service: Some(*svc),
+                    ..self.subject(proto, port, &component, state, reason)
+                };
+                push(kind, &subject);
+            }
+        }
+    }
+
+    /// Open ports the node's plan does not have: in the NodePort range of a
+    /// kube-proxy node, unexplained listeners (conflicts before the
+    /// install); elsewhere, services of other roles or of nobody.
+    fn unplanned_open_ports(&self, push: &mut Push) {
+        let (plan, addr) = (self.plan, self.node.address);
+        for (proto, port) in self.obs.open_ports(addr) {
+            if self.np.ports.contains_key(&(proto, port)) {
+                continue;
+            }
+            let in_range = proto == Protocol::Tcp && plan.nodeport_range.contains(port);
+            let Some((state, reason)) = self.obs.state(addr, proto, port) else {
+                continue;
+            };
+            if in_range && self.np.has_range {
+                let explained = self.known_services.contains_key(&(proto, port))
                     || plan.entries.iter().any(|e| {
                         !e.nodeport_range
                             && e.protocol == proto
                             && e.port.contains(port)
                     });
-                let kind = match phase {
+                let kind = match self.phase {
                     Phase::Pre => FindingKind::Conflict,
                     Phase::Post if explained => continue,
                     Phase::Post => FindingKind::Unexpected,
                 };
-                push(
-                    kind,
-                    &Subject {
-                        protocol: proto,
-                        port,
-                        component: "unknown",
-                        entry: None,
-                        planned_roles: Vec::new(),
-                        node_roles: &node.roles,
-                        state,
-                        reason,
-                        in_nodeport_range: true,
-                        node_has_range: true,
-                        nodeport_range: range,
-                        service: None,
-                    },
-                );
+                push(kind, &self.subject(proto, port, "unknown", state, reason));
                 continue;
             }
             // Planned for other roles (or not at all): name what it would be.
@@ -553,30 +576,13 @@ pub fn audit(
                 .iter()
                 .flat_map(|e| e.roles.iter().cloned())
                 .collect();
-            push(
-                FindingKind::Unexpected,
-                &Subject {
-                    protocol: proto,
-                    port,
-                    component,
-                    entry: None,
-                    planned_roles: planned_roles.into_iter().collect(),
-                    node_roles: &node.roles,
-                    state,
-                    reason,
-                    in_nodeport_range: in_range,
-                    node_has_range: np.has_range,
-                    nodeport_range: range,
-                    service: None,
-                },
-            );
+            let subject = Subject {
+                planned_roles: planned_roles.into_iter().collect(),
+                ..self.subject(proto, port, component, state, reason)
+            };
+            push(FindingKind::Unexpected, &subject);
         }
     }
-    // No pair gets two findings: the first pass judges planned ports, the
-    // second only unplanned Service ports that are not open, the third only
-    // unplanned ports that are open.
-    findings.sort_by_key(Finding::sort_key);
-    findings
 }
 
 /// `missing`/`blocked` for a port that must answer, from its state;

@@ -328,17 +328,6 @@ pub fn render_junit(report: &AuditReport, plan: &EffectivePlan) -> String {
         .iter()
         .map(|n| (n, node_cases(report, plan, n)))
         .collect();
-    let tally = |cases: &[Case]| {
-        let failed = cases
-            .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Failed(_)))
-            .count();
-        let skipped = cases
-            .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
-            .count();
-        (cases.len(), failed, skipped)
-    };
     let (mut tests, mut failures, mut skipped) = (0, 0, 0);
     for (_, cases) in &suites {
         let (t, f, s) = tally(cases);
@@ -353,72 +342,96 @@ pub fn render_junit(report: &AuditReport, plan: &EffectivePlan) -> String {
         report.phase, report.from
     );
     for (node, cases) in &suites {
-        let (t, f, sk) = tally(cases);
-        let _ = writeln!(
-            s,
-            "  <testsuite name=\"{} ({})\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" skipped=\"{sk}\">",
-            xml(&node.name),
-            node.address
-        );
-        let _ = writeln!(
-            s,
-            "    <properties>\n      <property name=\"roles\" value=\"{}\"/>\n      <property name=\"status\" value=\"{}\"/>\n    </properties>",
-            xml(&node.roles.join(",")),
-            node.status.as_str()
-        );
-        let classname = xml(&format!("portsweep.audit.{}", node.name));
-        for case in cases {
-            let open = format!(
-                "    <testcase classname=\"{classname}\" name=\"{}\"",
-                xml(&case.name)
-            );
-            match &case.outcome {
-                Outcome::Passed => {
-                    let _ = writeln!(s, "{open}/>");
-                }
-                Outcome::Skipped(why) => {
-                    let _ = writeln!(
-                        s,
-                        "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        xml(why)
-                    );
-                }
-                Outcome::Failed(found) => {
-                    let mut kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
-                    kinds.sort_unstable();
-                    kinds.dedup();
-                    let message = match found.as_slice() {
-                        [one] => one.message.clone(),
-                        many => format!("{} findings", many.len()),
-                    };
-                    let body: Vec<String> = found
-                        .iter()
-                        .map(|f| {
-                            format!(
-                                "[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}",
-                                f.severity,
-                                f.kind,
-                                f.port_label(),
-                                f.component,
-                                f.message,
-                                f.observed_label(),
-                                f.expected,
-                                f.hint
-                            )
-                        })
-                        .collect();
-                    let _ = writeln!(
-                        s,
-                        "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
-                        xml(&kinds.join(",")),
-                        xml(&message),
-                        xml(&body.join("\n"))
-                    );
-                }
-            }
-        }
-        s.push_str("  </testsuite>\n");
+        write_suite(&mut s, node, cases);
     }
     s.push_str("</testsuites>\n");
     s
+}
+
+/// (tests, failures, skipped) of one suite.
+fn tally(cases: &[Case]) -> (usize, usize, usize) {
+    let failed = cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Failed(_)))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
+        .count();
+    (cases.len(), failed, skipped)
+}
+
+/// One node's `<testsuite>`: its properties and a case per planned port.
+fn write_suite(s: &mut String, node: &NodeSummary, cases: &[Case]) {
+    let (t, f, sk) = tally(cases);
+    let _ = writeln!(
+        s,
+        "  <testsuite name=\"{} ({})\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" skipped=\"{sk}\">",
+        xml(&node.name),
+        node.address
+    );
+    let _ = writeln!(
+        s,
+        "    <properties>\n      <property name=\"roles\" value=\"{}\"/>\n      <property name=\"status\" value=\"{}\"/>\n    </properties>",
+        xml(&node.roles.join(",")),
+        node.status.as_str()
+    );
+    let classname = xml(&format!("portsweep.audit.{}", node.name));
+    for case in cases {
+        write_case(s, &classname, case);
+    }
+    s.push_str("  </testsuite>\n");
+}
+
+/// One `<testcase>`: passed, skipped with why, or failed once listing
+/// every finding of the case.
+fn write_case(s: &mut String, classname: &str, case: &Case) {
+    let open = format!(
+        "    <testcase classname=\"{classname}\" name=\"{}\"",
+        xml(&case.name)
+    );
+    match &case.outcome {
+        Outcome::Passed => {
+            let _ = writeln!(s, "{open}/>");
+        }
+        Outcome::Skipped(why) => {
+            let _ = writeln!(
+                s,
+                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+                xml(why)
+            );
+        }
+        Outcome::Failed(found) => {
+            let mut kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            let message = match found.as_slice() {
+                [one] => one.message.clone(),
+                many => format!("{} findings", many.len()),
+            };
+            let body: Vec<String> = found
+                .iter()
+                .map(|f| {
+                    format!(
+                        "[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}",
+                        f.severity,
+                        f.kind,
+                        f.port_label(),
+                        f.component,
+                        f.message,
+                        f.observed_label(),
+                        f.expected,
+                        f.hint
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+                xml(&kinds.join(",")),
+                xml(&message),
+                xml(&body.join("\n"))
+            );
+        }
+    }
 }

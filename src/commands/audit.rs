@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use portsweep::audit::{self, AuditReport};
 use portsweep::inventory::{load_services, Inventory};
 use portsweep::output::{self, first_file};
@@ -15,6 +15,7 @@ use portsweep::space::{HostSet, ScanSpace};
 
 use super::{plan, scan, stop_flag};
 use crate::cli::AuditArgs;
+use crate::sockets::Sockets;
 use crate::Failure;
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
@@ -26,9 +27,13 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
         output::check_space(&destinations, super::estimated_report_bytes(256)).map_err(Failure::input)?;
     }
     let stop = stop_flag()?;
+    // One set of sockets for every round of `--every`: opened by the first
+    // scan, which then gives up every privilege for good.
+    let mut sockets = Sockets::dropping_privileges();
     loop {
         let started = std::time::Instant::now();
-        let (report, plan) = execute(&args, stop.clone(), std::env::args().collect(), first_file(&destinations))?;
+        let (report, plan) = execute(&args, &mut sockets, stop.clone(), std::env::args().collect(), first_file(&destinations))?;
+        sockets.idle();
         let Some(report) = report else { return Ok(0) };
         // Every format from the one report of this sweep.
         super::write_all(&destinations, |f| audit::render(&report, &plan, f))?;
@@ -76,7 +81,7 @@ pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
 /// Runs the audit's scan and builds the report; `None` for a dry run
 /// (which prints what it would do). A checkpoint goes next to
 /// `checkpoint_near` unless `--checkpoint` says otherwise.
-pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>, checkpoint_near: Option<&Path>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
+pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, argv: Vec<String>, checkpoint_near: Option<&Path>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
     let (inventory, resolved) = inventory(args)?;
     let services = match &args.services {
         Some(path) => load_services(path).map_err(Failure::input)?,
@@ -87,8 +92,7 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>, check
     let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
     let space = ScanSpace::new(hosts, ports);
     if let Some(path) = &args.scan_report {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())).map_err(Failure::input)?;
-        let mut scan = portsweep::diff::AnyReport::from_json(&text, &path.display().to_string()).map_err(Failure::input)?.scan().clone();
+        let mut scan = portsweep::diff::AnyReport::load(path).map_err(Failure::input)?.scan().clone();
         scan.name_hosts(&resolved.labels());
         let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
         report.vantage_node = args.vantage_node.clone();
@@ -107,7 +111,7 @@ pub fn execute(args: &AuditArgs, stop: Arc<AtomicBool>, argv: Vec<String>, check
         return Ok((None, plan));
     }
     let payloads = PayloadTable::with_custom(plan.udp_payloads.clone());
-    let mut scan = scan::execute(space, &args.engine, payloads, stop, argv, checkpoint_near)?;
+    let mut scan = scan::execute(space, &args.engine, payloads, sockets, stop, argv, checkpoint_near)?;
     scan.name_hosts(&resolved.labels());
     let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
     report.vantage_node = args.vantage_node.clone();

@@ -15,6 +15,7 @@ use portsweep::report::OutputFormat;
 
 use super::{audit, emit, scan, stop_flag};
 use crate::cli::{Cli, Command, DemoArgs, EngineArgs, Rate};
+use crate::sockets::Sockets;
 use crate::Failure;
 
 const BUILTIN: &str = include_str!("../../fixtures/scenarios/demo.toml");
@@ -69,7 +70,7 @@ fn run_scan(scenario: &Scenario, lab: &Lab, destinations: &[Destination<OutputFo
     let engine = demo_engine()?;
     eprintln!("demo: scanning {} hosts × {} ports from namespace {}", space.hosts.len(), space.ports.len(), lab.scanner_ns());
     let argv: Vec<String> = std::env::args().collect();
-    let report = lab.in_scanner(move || scan::execute(space, &engine, PayloadTable::builtin(), stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
+    let report = lab.in_scanner(move || scan::execute(space, &engine, PayloadTable::builtin(), &mut Sockets::keeping_privileges(), stop, argv, None)).map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     emit(&report, destinations)?;
     let v = verify(scenario, &report, true);
     println!("ground truth: {}", v.summary(10));
@@ -105,7 +106,7 @@ fn run_audit(scenario: &Scenario, lab: &Lab, destinations: &[Destination<AuditFo
     };
     eprintln!("demo: {} from namespace {}", argv[1..].join(" "), lab.scanner_ns());
     let (report, plan) = lab
-        .in_scanner(|| audit::execute(&audit_args, stop, argv.clone(), None))
+        .in_scanner(|| audit::execute(&audit_args, &mut Sockets::keeping_privileges(), stop, argv.clone(), None))
         .map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     let report = report.ok_or_else(|| Failure::runtime(anyhow!("the audit did not run")))?;
     super::write_all(destinations, |f| portsweep::audit::render(&report, &plan, f))?;

@@ -1,5 +1,4 @@
 //! `portsweep diff BEFORE AFTER`: what changed between two reports.
-use anyhow::Context;
 use portsweep::diff::{diff, render_markdown, render_table, AnyReport};
 
 use crate::cli::{DiffArgs, DiffFormat};
@@ -7,10 +6,7 @@ use crate::Failure;
 
 pub fn run(args: DiffArgs) -> Result<u8, Failure> {
     let destinations = super::destinations("diff", &args.output, args.format, false)?;
-    let load = |p: &std::path::Path| -> Result<AnyReport, Failure> {
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())).map_err(Failure::input)?;
-        AnyReport::from_json(&text, &p.display().to_string()).map_err(Failure::input)
-    };
+    let load = |p: &std::path::Path| -> Result<AnyReport, Failure> { AnyReport::load(p).map_err(Failure::input) };
     let (before, after) = (load(&args.before)?, load(&args.after)?);
     let d = diff(&before, &after, (&args.before.display().to_string(), &args.after.display().to_string()));
     super::write_all(&destinations, |f| match f {

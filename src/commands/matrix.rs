@@ -16,7 +16,7 @@ pub fn run(args: MatrixArgs) -> Result<u8, Failure> {
     }
     let mut reports = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())).map_err(Failure::input)?;
+        let text = portsweep::bounded::read_text(f, portsweep::bounded::REPORT_FILE, "report").map_err(Failure::input)?;
         match serde_json::from_str::<AuditReport>(&text) {
             Ok(r) => reports.push(r),
             Err(e) => return Err(Failure::input(anyhow::anyhow!("{}: not an audit report: {e}", f.display()))),

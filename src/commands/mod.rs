@@ -193,8 +193,7 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
     let mut audits = Vec::new();
     for p in &args.reports {
         let name = p.display().to_string();
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {name}")).map_err(Failure::input)?;
-        match AnyReport::from_json(&text, &name).map_err(Failure::input)? {
+        match AnyReport::load(p).map_err(Failure::input)? {
             AnyReport::Scan(s) => scans.push((name, *s)),
             AnyReport::Audit(a) => {
                 scans.push((name.clone(), a.scan.clone()));

@@ -9,8 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use portsweep::engine::checkpoint::Checkpoint;
 use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
-use portsweep::io::raw::{is_permission_error, resolve_source, PacketReceiver, RawSender};
-use portsweep::io::{ProbeSink, ReplySource};
+use portsweep::io::raw::resolve_source;
 use portsweep::output::{self, first_file};
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace, Targets};
@@ -20,12 +19,11 @@ use portsweep::wire::Cookie;
 
 use super::stop_flag;
 use crate::cli::{EngineArgs, ScanArgs};
+use crate::sockets::Sockets;
 use crate::Failure;
 
 /// How often a running scan refreshes its checkpoint.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
-const GRANT_HINT: &str = "opening a raw socket needs CAP_NET_RAW: run portsweep as root, or grant the capability once with `setcap cap_net_raw,cap_net_admin+ep \"$(command -v portsweep)\"`";
 
 pub fn run(args: ScanArgs) -> Result<u8, Failure> {
     // Everything that can be wrong with the command line is found before
@@ -53,7 +51,7 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
         Some(path) => PayloadTable::with_custom(Plan::from_file(path).map_err(Failure::input)?.udp_payloads),
         None => PayloadTable::builtin(),
     };
-    let mut report = execute(space, &args.engine, payloads, stop, std::env::args().collect(), first_file(&destinations))?;
+    let mut report = execute(space, &args.engine, payloads, &mut Sockets::dropping_privileges(), stop, std::env::args().collect(), first_file(&destinations))?;
     report.name_hosts(&resolved.labels());
     super::emit(&report, &destinations)?;
     Ok(if report.complete { 0 } else { 130 })
@@ -64,16 +62,6 @@ pub fn parse_space(targets: &[String], exclude: &[String], ports: &str) -> Resul
     let hosts = HostSet::parse(targets, exclude).map_err(Failure::input)?;
     let ports = PortList::parse(ports, Protocol::Tcp).map_err(Failure::input)?;
     Ok(ScanSpace::new(hosts, ports))
-}
-
-fn sender_count(engine: &EngineArgs) -> usize {
-    if let Some(n) = engine.senders {
-        return n as usize;
-    }
-    match engine.rate.0 {
-        Some(r) if r <= 150_000 => 1,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4),
-    }
 }
 
 fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
@@ -134,7 +122,7 @@ fn load_resume(path: &Path, space: &ScanSpace, engine: &EngineArgs) -> Result<Ch
 
 /// Opens the raw sockets and runs a scan of `space`, with a progress bar on
 /// a terminal. Returns the report (marked incomplete if `stop` was set).
-pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
+pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, sockets: &mut Sockets, stop: Arc<AtomicBool>, args: Vec<String>, output: Option<&Path>) -> Result<ScanReport, Failure> {
     let resume = match &engine.resume {
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),
         None => None,
@@ -149,18 +137,8 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, st
         let _ = getrandom::fill(&mut b);
         u64::from_le_bytes(b)
     });
-    let raw_error = |e: std::io::Error, what: &str| {
-        if is_permission_error(&e) {
-            Failure::runtime(anyhow!("{GRANT_HINT}"))
-        } else {
-            Failure::runtime(anyhow::Error::new(e).context(format!("opening the {what} socket")))
-        }
-    };
-    let mut sinks: Vec<Box<dyn ProbeSink>> = Vec::new();
-    for _ in 0..sender_count(engine) {
-        sinks.push(Box::new(RawSender::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "raw send"))?));
-    }
-    let receiver: Box<dyn ReplySource> = Box::new(PacketReceiver::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "packet receive"))?);
+    // Opened on the first scan, then every privilege is given up.
+    let (sinks, receiver) = sockets.for_scan(engine)?;
     let space = Arc::new(space);
     let config = ScanConfig {
         space: space.clone(),

@@ -6,6 +6,11 @@
 //! the host-up bitmap as little-endian u64s: a /16 × 2,784 ports
 //! checkpoint is the store's 87 MiB, written atomically (temp file, fsync,
 //! rename) so a crash never leaves a truncated one.
+//!
+//! Reading one allocates only for bytes that are really there: the header
+//! line is bounded ([`crate::bounded::CHECKPOINT_HEADER`]), the words are
+//! read as they come rather than into a buffer of the size line's claim,
+//! and a file with fewer or more bytes than that line says is refused.
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
@@ -69,30 +74,46 @@ impl Checkpoint {
 
     pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
         let file = path.display().to_string();
-        let io_err = |source| CheckpointError::Io { file: file.clone(), source };
-        let format = |reason: String| CheckpointError::Format { file: file.clone(), reason };
-        let mut r = BufReader::new(std::fs::File::open(path).map_err(io_err)?);
-        let mut line = String::new();
-        r.read_line(&mut line).map_err(io_err)?;
-        if line.trim_end() != MAGIC {
+        let f = std::fs::File::open(path).map_err(|source| CheckpointError::Io { file: file.clone(), source })?;
+        Checkpoint::from_reader(BufReader::new(f), &file)
+    }
+
+    /// Reads a checkpoint from `r`; `file` names it in errors.
+    pub fn from_reader(mut r: impl BufRead, file: &str) -> Result<Checkpoint, CheckpointError> {
+        let io_err = |source| CheckpointError::Io { file: file.to_string(), source };
+        let format = |reason: String| CheckpointError::Format { file: file.to_string(), reason };
+        // One line of at most `limit` bytes (newline included).
+        let mut line = |limit: u64, what: &str| -> Result<String, CheckpointError> {
+            let mut bytes = Vec::new();
+            (&mut r).take(limit + 1).read_until(b'\n', &mut bytes).map_err(io_err)?;
+            if bytes.len() as u64 > limit {
+                return Err(format(format!("the {what} line is longer than {}", crate::bounded::size(limit))));
+            }
+            String::from_utf8(bytes).map_err(|_| format(format!("the {what} line is not UTF-8")))
+        };
+        if line(64, "first")?.trim_end() != MAGIC {
             return Err(format("bad first line".into()));
         }
-        line.clear();
-        r.read_line(&mut line).map_err(io_err)?;
-        let mut cp: Checkpoint = serde_json::from_str(&line).map_err(|e| format(format!("header: {e}")))?;
-        line.clear();
-        r.read_line(&mut line).map_err(io_err)?;
-        let counts: Vec<usize> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let mut cp: Checkpoint = serde_json::from_str(&line(crate::bounded::CHECKPOINT_HEADER, "header")?).map_err(|e| format(format!("header: {e}")))?;
+        let counts: Vec<u64> = line(64, "size")?.split_whitespace().filter_map(|x| x.parse().ok()).collect();
         let [n_store, n_hosts] = counts[..] else {
             return Err(format("bad size line".into()));
         };
-        let mut read_words = |n: usize| -> Result<Vec<u64>, CheckpointError> {
-            let mut bytes = vec![0u8; n.checked_mul(8).ok_or_else(|| format("size overflows".into()))?];
-            r.read_exact(&mut bytes).map_err(|e| format(format!("truncated: {e}")))?;
+        let mut read_words = |n: u64| -> Result<Vec<u64>, CheckpointError> {
+            let want = n.checked_mul(8).ok_or_else(|| format("size overflows".into()))?;
+            let mut bytes = Vec::new();
+            (&mut r).take(want).read_to_end(&mut bytes).map_err(io_err)?;
+            if (bytes.len() as u64) < want {
+                return Err(format(format!("truncated: {} of {want} bytes", bytes.len())));
+            }
             Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect())
         };
         cp.store_words = read_words(n_store)?;
         cp.host_up_words = read_words(n_hosts)?;
+        let mut rest = [0u8; 1];
+        if r.read(&mut rest).map_err(io_err)? != 0 {
+            return Err(format("bytes after the store".into()));
+        }
         Ok(cp)
     }
 }
@@ -125,5 +146,18 @@ mod tests {
         assert!(Checkpoint::read(&p).unwrap_err().to_string().contains("truncated"));
         std::fs::write(&p, "hello\n").unwrap();
         assert!(Checkpoint::read(&p).unwrap_err().to_string().contains("not a portsweep checkpoint"));
+        // Bytes after the store, and a size line claiming more than is there
+        // (no buffer of the claimed size is made: 2^60 words would abort).
+        std::fs::write(&p, [&bytes[..], b"x"].concat()).unwrap();
+        assert_eq!(Checkpoint::read(&p).unwrap_err().to_string(), format!("{}: not a portsweep checkpoint (bytes after the store)", p.display()));
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let header_end = text.match_indices('\n').nth(1).unwrap().0 + 1;
+        let claim = [&bytes[..header_end], b"1152921504606846976 0\n", &[7u8; 16][..]].concat();
+        assert_eq!(Checkpoint::from_reader(&claim[..], "c").unwrap_err().to_string(), "c: not a portsweep checkpoint (truncated: 16 of 9223372036854775808 bytes)");
+        let claim = [&bytes[..header_end], b"18446744073709551615 0\n"].concat();
+        assert_eq!(Checkpoint::from_reader(&claim[..], "c").unwrap_err().to_string(), "c: not a portsweep checkpoint (size overflows)");
+        let long = [b"portsweep-checkpoint 1\n{".as_slice(), &vec![b' '; 100][..]].concat();
+        assert!(Checkpoint::from_reader(&long[..], "c").unwrap_err().to_string().contains("header"));
+        assert_eq!(Checkpoint::from_reader(&vec![b'p'; 100][..], "c").unwrap_err().to_string(), "c: not a portsweep checkpoint (the first line is longer than 64 bytes)");
     }
 }

@@ -563,8 +563,8 @@ fn receive(shared: &Shared, mut source: Box<dyn ReplySource>) -> io::Result<u64>
         let now = shared.now_us();
         let (mut valid, mut invalid, mut new, mut open) = (0u64, 0u64, 0u64, 0u64);
         for i in 0..batch.len() {
-            match classify(shared, batch.get(i)) {
-                Some((index, answer, attempt, host_answered, ttl, ip_id)) => {
+            match validate(&shared.config, batch.get(i)) {
+                Some(Validated { index, answer, attempt, host_answered, ttl, ip_id }) => {
                     valid += 1;
                     let host = index / shared.config.space.port_count() as u64;
                     if host_answered {
@@ -598,12 +598,29 @@ fn receive(shared: &Shared, mut source: Box<dyn ReplySource>) -> io::Result<u64>
     Ok(source.dropped())
 }
 
-/// Validates one packet: (pair index, answer, attempt, the host itself
-/// answered, TTL, the quoted IP ID of an ICMP error) when it answers one of
-/// our probes; `None` otherwise.
+/// A packet that answers one of our probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validated {
+    /// The pair it answers (an index of the scan space).
+    pub index: u64,
+    pub answer: Answer,
+    /// The attempt slot the probe carried.
+    pub attempt: u8,
+    /// The probed host sent it itself (not a router's ICMP error).
+    pub host_answered: bool,
+    pub ttl: Option<u8>,
+    /// The IP ID an ICMP error quotes (0 for direct answers): tells the
+    /// copies of an ICMP round's probes apart.
+    pub ip_id: u16,
+}
+
+/// Validates one received packet (starting at its IP header) against the
+/// scan's cookie and space: `None` for anything that answers no probe of
+/// ours. The receive path's whole judgement of outside data (public for the
+/// fuzz targets and benchmarks).
 #[inline]
-fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Option<u8>, u16)> {
-    let config = &shared.config;
+pub fn validate(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
+    let v = |index, answer, attempt, host_answered, ttl, ip_id| Some(Validated { index, answer, attempt, host_answered, ttl, ip_id });
     match Reply::parse(packet).ok()? {
         Reply::Tcp { ip, tcp } => {
             if ip.dst != config.source {
@@ -618,7 +635,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
             };
             let attempt = config.cookie.check(ip.dst, ip.src, PROTO_TCP, tcp.sport, tcp.dport, tcp.ack.wrapping_sub(1))?;
             let index = config.space.index_of(ip.src, Protocol::Tcp, tcp.sport)?;
-            Some((index, answer, attempt, true, Some(ip.ttl), 0))
+            v(index, answer, attempt, true, Some(ip.ttl), 0)
         }
         Reply::Udp { ip, udp } => {
             if ip.dst != config.source {
@@ -629,7 +646,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
                 return None;
             }
             let index = config.space.index_of(ip.src, Protocol::Udp, udp.sport)?;
-            Some((index, Answer::UdpReply, attempt, true, Some(ip.ttl), 0))
+            v(index, Answer::UdpReply, attempt, true, Some(ip.ttl), 0)
         }
         Reply::Unreachable { ip, icmp } => {
             if icmp.quoted_src != config.source {
@@ -651,7 +668,7 @@ fn classify(shared: &Shared, packet: &[u8]) -> Option<(u64, Answer, u8, bool, Op
             };
             let answer = Answer::from_icmp_code(icmp.code)?;
             let index = config.space.index_of(icmp.quoted_dst, proto, icmp.quoted_dport)?;
-            Some((index, answer, attempt, ip.src == icmp.quoted_dst, None, icmp.quoted_id))
+            v(index, answer, attempt, ip.src == icmp.quoted_dst, None, icmp.quoted_id)
         }
     }
 }

@@ -28,10 +28,15 @@
 //! `k8s_nodename` when set, else the host name. Host patterns with a numeric
 //! or letter range (`node[01:03]`, `10.0.0.[1:3]`) expand as in Ansible.
 
-use super::{Inventory, InventoryError, NamedNode, Node, MAX_EXPANSION};
+use super::{too_many_nodes, Inventory, InventoryError, NamedNode, Node, MAX_EXPANSION, MAX_NODES};
 use crate::resolve::is_host_name;
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+
+/// Most host entries (a host named in a group, once per line that names it)
+/// in one file: four per node of the largest inventory, bounding the memory
+/// patterns and repeated lines can ask for.
+const MAX_ENTRIES: u64 = 4 * MAX_NODES;
 
 /// The role of an (normalized) group name.
 fn group_role(group: &str) -> Option<&'static str> {
@@ -51,18 +56,22 @@ fn normalize_group(g: &str) -> String {
 
 #[derive(Default)]
 struct Host {
-    /// (key, value, line) in file order; the last definition wins.
-    vars: Vec<(String, String, usize)>,
+    /// The lines that named this host, in file order: their variables are
+    /// the host's (kept once per line, however many hosts a pattern names).
+    lines: Vec<usize>,
     first_line: usize,
 }
 
 impl Host {
-    fn var(&self, key: &str) -> Option<(&str, usize)> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, v, l)| (v.as_str(), *l))
+    /// The last definition of `key` on the host's lines, and its line.
+    fn var<'a>(&self, key: &str, vars: &'a HashMap<usize, Vec<(String, String)>>) -> Option<(&'a str, usize)> {
+        self.lines.iter().rev().find_map(|l| {
+            vars.get(l)?
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| (v.as_str(), *l))
+        })
     }
 }
 
@@ -191,6 +200,11 @@ fn expand_pattern(pattern: &str) -> Result<Vec<String>, String> {
         }
     }
     let tails = expand_pattern(tail)?;
+    if middles.len() as u64 * tails.len() as u64 > MAX_EXPANSION {
+        return Err(format!(
+            "host pattern \"{pattern}\" expands to more than 65536 hosts"
+        ));
+    }
     let mut out = Vec::new();
     for m in &middles {
         for t in &tails {
@@ -218,6 +232,8 @@ pub(super) fn from_ini_str(text: &str, source_name: &str) -> Result<Inventory, I
     let mut hosts: HashMap<String, Host> = HashMap::new();
     let mut host_order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut vars_of_line: HashMap<usize, Vec<(String, String)>> = HashMap::new();
+    let mut entries = 0u64;
     // Hosts before any header are Ansible's `ungrouped`.
     let mut section = Section::Hosts("ungrouped".to_string());
 
@@ -298,9 +314,15 @@ pub(super) fn from_ini_str(text: &str, source_name: &str) -> Result<Inventory, I
                             format!("host \"{pattern}\": expected key=value, found \"{w}\""),
                         ));
                     };
-                    parsed_vars.push((k.to_string(), v.to_string(), lineno));
+                    parsed_vars.push((k.to_string(), v.to_string()));
                 }
-                for name in expand_pattern(strip_port(pattern)).map_err(|m| err(lineno, m))? {
+                vars_of_line.insert(lineno, parsed_vars);
+                let names = expand_pattern(strip_port(pattern)).map_err(|m| err(lineno, m))?;
+                entries += names.len() as u64;
+                if entries > MAX_ENTRIES {
+                    return Err(err(lineno, format!("more than {MAX_ENTRIES} host entries in all; an inventory may have at most {MAX_NODES} nodes")));
+                }
+                for name in names {
                     let host = hosts.entry(name.clone()).or_insert_with(|| {
                         host_order.push(name.clone());
                         Host {
@@ -308,8 +330,11 @@ pub(super) fn from_ini_str(text: &str, source_name: &str) -> Result<Inventory, I
                             ..Host::default()
                         }
                     });
-                    host.vars.extend(parsed_vars.iter().cloned());
+                    host.lines.push(lineno);
                     groups.entry(group.clone()).or_default().hosts.push(name);
+                }
+                if hosts.len() as u64 > MAX_NODES {
+                    return Err(too_many_nodes(source_name, Some(lineno), hosts.len() as u64));
                 }
             }
         }
@@ -337,12 +362,12 @@ pub(super) fn from_ini_str(text: &str, source_name: &str) -> Result<Inventory, I
         let Some(host) = hosts.get(name) else {
             continue;
         };
-        let node_name = match host.var("k8s_nodename") {
+        let node_name = match host.var("k8s_nodename", &vars_of_line) {
             Some((n, _)) if !n.trim().is_empty() => n.trim().to_string(),
             _ => name.clone(),
         };
         let roles = roles.iter().map(|r| r.to_string()).collect();
-        match host_address(name, host).map_err(|(line, m)| err(line, m))? {
+        match host_address(name, host, &vars_of_line).map_err(|(line, m)| err(line, m))? {
             (Address::Ip(address), _) => nodes.push(Node { name: node_name, address, roles }),
             (Address::Name(dns), line) => named.push(NamedNode { name: node_name, host: dns, roles, origin: format!("{source_name}:{line}") }),
         }
@@ -377,9 +402,9 @@ enum Address {
 }
 
 /// The host's address and the line that gave it.
-fn host_address(name: &str, host: &Host) -> Result<(Address, usize), (usize, String)> {
+fn host_address(name: &str, host: &Host, vars: &HashMap<usize, Vec<(String, String)>>) -> Result<(Address, usize), (usize, String)> {
     for key in ["ip", "ansible_host", "ansible_ssh_host"] {
-        if let Some((value, line)) = host.var(key) {
+        if let Some((value, line)) = host.var(key, vars) {
             let value = value.trim();
             if let Ok(a) = value.parse() {
                 return Ok((Address::Ip(a), line));

@@ -16,7 +16,7 @@
 //! Every value is checked inside serde so a bad address is reported at its
 //! own line, by serde_yaml_ng (line, column, field path) or toml (span).
 
-use super::{AddrSpec, HostSpec, Inventory, InventoryError, NamedNode, Node};
+use super::{too_many_nodes, AddrSpec, HostSpec, Inventory, InventoryError, NamedNode, Node, MAX_NODES};
 use crate::plan::serde_util::{line_of_offset, split_yaml_error, StrVisitor, Text};
 use crate::plan::{canonical_role, validate_role, Roles};
 use serde::de::{self, SeqAccess, Visitor};
@@ -130,6 +130,19 @@ impl<'de> Deserialize<'de> for AddrList {
 }
 
 fn build(file: InventoryFile, source_name: &str) -> Result<Inventory, InventoryError> {
+    let named = file.nodes.len() as u64
+        + file
+            .roles
+            .values()
+            .flat_map(|l| l.0.iter())
+            .map(|spec| match spec {
+                HostSpec::Addresses(a) => a.len() as u64,
+                HostSpec::Name(_) => 1,
+            })
+            .sum::<u64>();
+    if named > MAX_NODES {
+        return Err(too_many_nodes(source_name, None, named));
+    }
     let mut nodes = Vec::new();
     let mut named = Vec::new();
     for n in file.nodes {

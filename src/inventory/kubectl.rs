@@ -16,7 +16,7 @@
 //! LoadBalancer, TCP or UDP. SCTP NodePorts are skipped: a TCP/UDP scanner
 //! cannot probe them.
 
-use super::{Inventory, InventoryError, Node};
+use super::{too_many_nodes, Inventory, InventoryError, Node, MAX_NODES};
 use crate::plan::Protocol;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -160,7 +160,8 @@ fn node_address(node: &KubeNode) -> Result<Ipv4Addr, String> {
 /// The objects of kubectl JSON output: one object of kind `single`, or a
 /// `List`/`<single>List` of them.
 fn kubectl_items<T: serde::de::DeserializeOwned>(text: &str, source_name: &str, single: &str, what: &str) -> Result<Vec<T>, InventoryError> {
-    let probe: Doc<serde_json::Value> =
+    // The kind alone: the items are skipped, not built.
+    let probe: Doc<serde::de::IgnoredAny> =
         serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
     let list = format!("{single}List");
     let kind = probe.kind.as_str();
@@ -182,6 +183,9 @@ fn kubectl_items<T: serde::de::DeserializeOwned>(text: &str, source_name: &str, 
 /// `kubectl get node NAME -o json` (one `Node`).
 pub(super) fn nodes_from_json(text: &str, source_name: &str) -> Result<Inventory, InventoryError> {
     let items: Vec<KubeNode> = kubectl_items(text, source_name, "Node", "node")?;
+    if items.len() as u64 > MAX_NODES {
+        return Err(too_many_nodes(source_name, None, items.len() as u64));
+    }
     let mut nodes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let name = &item.metadata.name;
@@ -245,10 +249,8 @@ struct ServicePort {
 /// Reads `kubectl get svc -A -o json` output from a file.
 pub fn load_services(path: impl AsRef<Path>) -> Result<Vec<NodePortService>, InventoryError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = crate::bounded::read_text(path, crate::bounded::KUBECTL_FILE, "kubectl services JSON")
+        .map_err(super::bounded_error)?;
     parse_services(&text, &path.display().to_string())
 }
 

@@ -28,7 +28,10 @@
 //! address, one node per address (roles merged; a real name wins over a name
 //! that is just the address), roles sorted, `master` read as `control-plane`.
 //! Only IPv4 is scanned; a CIDR or range larger than a /16 (65536 addresses)
-//! is refused, as it is almost surely a typo for a node list.
+//! is refused, as it is almost surely a typo for a node list, and so is an
+//! inventory of more than [`MAX_NODES`] nodes in all. Files are read under
+//! the limits of [`crate::bounded`] (kubectl JSON up to its larger size, the
+//! other formats as text with a longest line).
 //!
 //! Errors name the file, the line and what is wrong; nothing panics on input.
 
@@ -50,6 +53,9 @@ use std::str::FromStr;
 
 /// Largest CIDR or range expanded into nodes: a /16.
 pub const MAX_EXPANSION: u64 = 1 << 16;
+/// Most nodes (and, for flags and files, addresses named) in one
+/// inventory: 13 times the largest cluster Kubernetes supports.
+pub const MAX_NODES: u64 = 1 << 16;
 
 /// One node: the address the audit probes, a name for the report, roles for
 /// the plan.
@@ -149,6 +155,28 @@ pub enum InventoryError {
     /// A host name the batch did not resolve.
     #[error("{}host name {host:?} was not resolved", crate::resolve::at(origin))]
     Unresolved { origin: String, host: String },
+    #[error(transparent)]
+    Bounded(crate::bounded::BoundedError),
+}
+
+/// The error for an inventory naming more than [`MAX_NODES`] addresses.
+pub(crate) fn too_many_nodes(source_name: &str, line: Option<usize>, count: u64) -> InventoryError {
+    InventoryError::at(
+        source_name,
+        line,
+        format!("{count} nodes or more; an inventory may have at most {MAX_NODES}"),
+    )
+}
+
+/// Maps a bounded-read error: a read failure stays an I/O error.
+fn bounded_error(e: crate::bounded::BoundedError) -> InventoryError {
+    match e {
+        crate::bounded::BoundedError::Read { file, reason } => InventoryError::Io {
+            path: file,
+            source: std::io::Error::other(reason),
+        },
+        other => InventoryError::Bounded(other),
+    }
 }
 
 fn located(source_name: &str, line: Option<usize>, column: Option<usize>, message: &str) -> String {
@@ -296,13 +324,19 @@ impl Inventory {
     /// [`detect_format`]). An inventory without nodes is an error: it is
     /// almost surely the wrong file, or a sample with every host commented.
     pub fn load(path: impl AsRef<Path>) -> Result<Inventory, InventoryError> {
+        use crate::bounded;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let name = path.display().to_string();
+        let text = bounded::read_text(path, bounded::KUBECTL_FILE, "kubectl JSON inventory").map_err(bounded_error)?;
         let format = detect_format(Some(path), &text);
-        Inventory::parse(&text, &path.display().to_string(), format)
+        if format != InventoryFormat::KubectlJson {
+            let what = "YAML, TOML or INI inventory";
+            if text.len() as u64 > bounded::TEXT_FILE {
+                return Err(InventoryError::Bounded(bounded::BoundedError::TooLarge { file: name, limit: bounded::TEXT_FILE, what }));
+            }
+            bounded::check_lines(&text, &name, bounded::MAX_LINE, what).map_err(InventoryError::Bounded)?;
+        }
+        Inventory::parse(&text, &name, format)
     }
 
     /// Parses inventory text of a known format; `source_name` names it in
@@ -351,6 +385,9 @@ impl Inventory {
                             roles: vec![canonical.clone()],
                             origin: format!("--{role} {value}"),
                         }),
+                    }
+                    if (nodes.len() + named.len()) as u64 > MAX_NODES {
+                        return Err(arg_err(format!("more than {MAX_NODES} nodes in all; an inventory may have at most {MAX_NODES}")));
                     }
                 }
             }

@@ -661,3 +661,46 @@ fn host_names_in_every_form_wait_for_resolution() {
         ]
     );
 }
+
+#[test]
+fn node_counts_are_bounded_before_anything_is_expanded() {
+    use InventoryFormat::*;
+    // Two /16s in a few bytes: 131,072 nodes, refused before expansion.
+    let yaml = "roles:\n  worker: [10.0.0.0/16, 10.1.0.0/16]\n";
+    assert_eq!(err(yaml, "big.yaml", Yaml), "big.yaml: 131072 nodes or more; an inventory may have at most 65536");
+    let toml = "[roles]\nworker = [\"10.0.0.0/16\", \"10.1.0.0/16\"]\n";
+    assert_eq!(err(toml, "big.toml", Toml), "big.toml: 131072 nodes or more; an inventory may have at most 65536");
+    // Exactly the limit is fine.
+    assert_eq!(Inventory::parse("roles:\n  worker: 10.0.0.0/16\n", "ok.yaml", Yaml).unwrap().len(), 65536);
+    // Ansible: nested ranges multiply; lines add up; both bounded.
+    assert_eq!(
+        err("[kube_node]\nh[0:255][0:255][0:1]\n", "hosts", AnsibleIni),
+        "hosts:2: host pattern \"h[0:255][0:255][0:1]\" expands to more than 65536 hosts"
+    );
+    assert_eq!(
+        err("[kube_node]\na[0:65535]\nb[0:1]\n", "hosts", AnsibleIni),
+        "hosts:3: 65538 nodes or more; an inventory may have at most 65536"
+    );
+    let repeated = format!("[kube_node]\n{}", "h[0:65535] ip=10.0.0.1\n".repeat(5));
+    assert_eq!(err(&repeated, "hosts", AnsibleIni), "hosts:6: more than 262144 host entries in all; an inventory may have at most 65536 nodes");
+    // Flags too.
+    let e = Inventory::from_cli(&[("worker", &["10.0.0.0/16", "10.1.0.0/31"][..])]).unwrap_err();
+    assert_eq!(e.to_string(), "--worker 10.1.0.0/31: more than 65536 nodes in all; an inventory may have at most 65536");
+}
+
+#[test]
+fn variables_of_a_pattern_line_are_kept_once_and_the_last_definition_wins() {
+    let text = "[kube_node]\nn[1:3] ansible_host=10.0.0.9\n[kube_node]\nn2 ip=10.0.0.2 k8s_nodename=two\nn3 ansible_host=10.0.0.3\n";
+    let inv = Inventory::parse(text, "hosts", InventoryFormat::AnsibleIni).unwrap();
+    assert_eq!(summary(&inv), ["10.0.0.2 two worker", "10.0.0.3 n3 worker", "10.0.0.9 n1 worker"]);
+}
+
+#[test]
+fn oversized_and_long_lined_files_are_refused_with_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("hosts.ini");
+    std::fs::write(&p, format!("[kube_node]\n10.0.0.1 x={}\n", "y".repeat(70_000))).unwrap();
+    assert_eq!(Inventory::load(&p).unwrap_err().to_string(), format!("{}:2: line longer than 65536 bytes, the most a YAML, TOML or INI inventory line may be", p.display()));
+    std::fs::write(&p, format!("[kube_node]\n{}", "10.0.0.1\n".repeat(500_000))).unwrap();
+    assert_eq!(Inventory::load(&p).unwrap_err().to_string(), format!("{}: larger than 4 MiB, the most a YAML, TOML or INI inventory may be", p.display()));
+}

@@ -4,6 +4,7 @@
 //!
 //! Both directions move packets in preallocated batches: the hot path does
 //! one syscall per batch and allocates nothing.
+pub mod privilege;
 pub mod raw;
 pub mod route;
 

@@ -9,6 +9,10 @@
 //! destination-unreachable errors, read with `recvmmsg`. Outgoing packets are
 //! ignored (`PACKET_IGNORE_OUTGOING`), so our own SYNs and the kernel's RSTs
 //! never reach user space.
+//!
+//! Both kinds of socket need CAP_NET_RAW to be opened and nothing after:
+//! `try_clone` hands a scan duplicates of sockets opened earlier, before
+//! the process gave its privileges up (`super::privilege`).
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -51,12 +55,16 @@ fn interface_index(name: &str) -> io::Result<libc::c_uint> {
     }
 }
 
-/// Sends probes with `sendmmsg` on a raw IPv4 socket.
+/// Sends probes with `sendmmsg` on a raw IPv4 socket (or, for the lab's
+/// hostile peer, whole IP packets exactly as given on a packet socket).
 pub struct RawSender {
     fd: OwnedFd,
     addrs: Vec<libc::sockaddr_in>,
+    /// A link-layer sender's one destination (see [`RawSender::open_link`]).
+    link: Option<Box<libc::sockaddr_ll>>,
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
+    skipped: u64,
 }
 
 // SAFETY: the raw pointers in `iovs`/`msgs` are rebuilt on every call from
@@ -78,11 +86,48 @@ impl RawSender {
             // SAFETY: pointer and length describe `c`'s bytes.
             check(unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BINDTODEVICE, c.as_ptr() as *const libc::c_void, c.as_bytes().len() as libc::socklen_t) })?;
         }
+        Ok(RawSender::on(fd, None, capacity))
+    }
+
+    /// A sender of IP packets on `interface` to the link address `dst_mac`
+    /// through a packet socket: the kernel adds the Ethernet header and
+    /// changes nothing else, so lying lengths, bad checksums and fragments
+    /// leave as written (the raw IP socket would fix lengths and checksums
+    /// and refuse some). Receives nothing (protocol 0, never bound).
+    pub fn open_link(interface: &str, dst_mac: [u8; 6], capacity: usize) -> io::Result<RawSender> {
+        let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
+        let size: libc::c_int = 8 << 20;
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &size)?;
+        }
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        sll.sll_ifindex = interface_index(interface)? as i32;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&dst_mac);
+        Ok(RawSender::on(fd, Some(Box::new(sll)), capacity))
+    }
+
+    fn on(fd: OwnedFd, link: Option<Box<libc::sockaddr_ll>>, capacity: usize) -> RawSender {
         // SAFETY: all-zero is a valid value for these C structs.
         let zero_addr: libc::sockaddr_in = unsafe { zeroed() };
         let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
         let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        Ok(RawSender { fd, addrs: vec![zero_addr; capacity], iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity] })
+        RawSender { fd, addrs: vec![zero_addr; capacity], link, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], skipped: 0 }
+    }
+
+    /// Another sender on the same socket (a duplicated descriptor): opening
+    /// a raw socket needs CAP_NET_RAW, duplicating one does not, so a
+    /// process that gave up its privileges scans again on what it opened.
+    pub fn try_clone(&self) -> io::Result<RawSender> {
+        Ok(RawSender::on(self.fd.try_clone()?, self.link.clone(), self.msgs.len()))
+    }
+
+    /// Packets the kernel refused one by one (and `send` skipped).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 }
 
@@ -95,8 +140,16 @@ impl ProbeSink for RawSender {
             self.addrs[i].sin_addr.s_addr = u32::from(dst).to_be();
             self.iovs[i] = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
             let h = &mut self.msgs[i].msg_hdr;
-            h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
-            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            match &mut self.link {
+                Some(sll) => {
+                    h.msg_name = &mut **sll as *mut libc::sockaddr_ll as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                }
+                None => {
+                    h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                }
+            }
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
         }
@@ -125,6 +178,7 @@ impl ProbeSink for RawSender {
                 // unanswered and ends filtered, as nmap reports it.
                 Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EINVAL) if done < n => {
                     done += 1;
+                    self.skipped += 1;
                 }
                 _ => return Err(err),
             }
@@ -147,7 +201,7 @@ unsafe impl Send for PacketReceiver {}
 /// Classic BPF: accept TCP and UDP to ports >= SPORT_BASE and ICMP type 3,
 /// truncated to RX_SLOT bytes; drop the rest in the kernel. Offsets are
 /// relative to the IP header (SOCK_DGRAM).
-fn reply_filter() -> Vec<libc::sock_filter> {
+pub fn reply_filter() -> Vec<libc::sock_filter> {
     let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     const LDB_ABS: u16 = 0x30;
     const LDX_MSH: u16 = 0xb1;
@@ -172,14 +226,22 @@ fn reply_filter() -> Vec<libc::sock_filter> {
     ]
 }
 
+/// Packets a resumed receiver discards at most: more than its 32 MiB
+/// receive buffer holds (every queued packet costs over 256 bytes of it).
+const DRAIN_LIMIT: usize = 1 << 17;
+
+/// Attaches (or replaces, atomically) the socket's classic BPF filter.
+fn attach(fd: &OwnedFd, prog: &[libc::sock_filter]) -> io::Result<()> {
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+}
+
 impl PacketReceiver {
     pub fn open(interface: Option<&str>, capacity: usize) -> io::Result<PacketReceiver> {
         // Protocol 0 receives nothing until bound: attach the filter first so
         // no unfiltered packet is ever queued.
         let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
-        let prog = reply_filter();
-        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)?;
+        attach(&fd, &reply_filter())?;
         let one: libc::c_int = 1;
         // Older kernels lack it; then the BPF port check still drops our own
         // SYNs (their destination ports are the target's, below SPORT_BASE
@@ -201,12 +263,45 @@ impl PacketReceiver {
         };
         // SAFETY: pointer and length describe `sll`.
         check(unsafe { libc::bind(fd.as_raw_fd(), &sll as *const libc::sockaddr_ll as *const libc::sockaddr, size_of::<libc::sockaddr_ll>() as libc::socklen_t) })?;
+        let mut r = PacketReceiver::on(fd, capacity);
+        r.read_stats();
+        Ok(r)
+    }
+
+    fn on(fd: OwnedFd, capacity: usize) -> PacketReceiver {
         let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
         // SAFETY: all-zero is a valid mmsghdr.
         let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        let mut r = PacketReceiver { fd, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], dropped: 0 };
-        r.read_stats();
-        Ok(r)
+        PacketReceiver { fd, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], dropped: 0 }
+    }
+
+    /// Another receiver on the same socket (see [`RawSender::try_clone`]);
+    /// its drop count starts at zero.
+    pub fn try_clone(&self) -> io::Result<PacketReceiver> {
+        Ok(PacketReceiver::on(self.fd.try_clone()?, self.msgs.len()))
+    }
+
+    /// Between scans of a long-running process (`audit --every`): queue
+    /// nothing, so an idle socket holds no kernel memory and counts no
+    /// drops (a filter that accepts nothing replaces the reply filter).
+    pub fn pause(&self) -> io::Result<()> {
+        attach(&self.fd, &[libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0 }])
+    }
+
+    /// Before a scan: the reply filter again, the queue emptied of what
+    /// arrived before (it answers no probe of this scan) and the kernel's
+    /// drop counter zeroed. Bounded: at most `DRAIN_LIMIT` packets are read.
+    pub fn resume(&mut self) -> io::Result<()> {
+        attach(&self.fd, &reply_filter())?;
+        let mut batch = RxBatch::new(self.msgs.len().max(1));
+        for _ in 0..DRAIN_LIMIT.div_ceil(batch.capacity()) {
+            if self.recv_flags(&mut batch, libc::MSG_DONTWAIT)? == 0 {
+                break;
+            }
+        }
+        self.read_stats();
+        self.dropped = 0;
+        Ok(())
     }
 
     /// Adds the kernel's drop counter (which resets on read) to ours.
@@ -223,6 +318,18 @@ impl PacketReceiver {
 
 impl ReplySource for PacketReceiver {
     fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
+        self.recv_flags(batch, libc::MSG_WAITFORONE).map(|_| ())
+    }
+
+    fn dropped(&mut self) -> u64 {
+        self.read_stats();
+        self.dropped
+    }
+}
+
+impl PacketReceiver {
+    /// One `recvmmsg` into `batch`; returns the packets read.
+    fn recv_flags(&mut self, batch: &mut RxBatch, flags: libc::c_int) -> io::Result<usize> {
         let (slots, lens) = batch.slots_mut();
         let n = slots.len().min(self.msgs.len());
         for ((slot, iov), msg) in slots.iter_mut().zip(self.iovs.iter_mut()).zip(self.msgs.iter_mut()).take(n) {
@@ -234,13 +341,13 @@ impl ReplySource for PacketReceiver {
             msg.msg_len = 0;
         }
         // SAFETY: msgs point into `batch`'s slots, alive for the call.
-        let r = unsafe { libc::recvmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        let r = unsafe { libc::recvmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr(), n as libc::c_uint, flags, std::ptr::null_mut()) };
         if r < 0 {
             let err = io::Error::last_os_error();
             return match err.raw_os_error() {
                 Some(libc::EAGAIN) | Some(libc::EINTR) => {
                     batch.set_len(0);
-                    Ok(())
+                    Ok(0)
                 }
                 _ => Err(err),
             };
@@ -250,12 +357,7 @@ impl ReplySource for PacketReceiver {
             *len = (msg.msg_len as usize).min(RX_SLOT) as u16;
         }
         batch.set_len(got);
-        Ok(())
-    }
-
-    fn dropped(&mut self) -> u64 {
-        self.read_stats();
-        self.dropped
+        Ok(got)
     }
 }
 

@@ -9,8 +9,13 @@
 //! independently of the scanner's parsers; `verify` compares a scan report
 //! with it; `etc` gives the scanner namespace its own hosts file and
 //! resolver settings, so names resolve inside a lab and nowhere else.
+//! `flood` is a hostile peer (malformed and forged packets at full rate),
+//! and `bpf` runs the scanner's receive filter outside the kernel so the
+//! simulation and the flood know what reaches the engine.
 pub mod bench;
+pub mod bpf;
 pub mod etc;
+pub mod flood;
 pub mod netns;
 pub mod responder;
 pub mod scenario;

@@ -306,6 +306,32 @@ impl Lab {
         std::thread::spawn(move || in_netns(&ns, move || super::sim::send_strays(&hosts, count, over))?)
     }
 
+    /// Floods the scanner from the target namespace with `deck` (see
+    /// [`super::flood`]) through a packet socket on the target's end of the
+    /// veth, so every byte arrives as forged: at most `max_packets`, for at
+    /// most `max_time`, on a thread; returns its handle.
+    pub fn flood(&self, deck: Vec<super::flood::FloodPacket>, max_packets: u64, max_time: Duration) -> io::Result<std::thread::JoinHandle<io::Result<super::flood::FloodRecord>>> {
+        let mac = self.scanner_mac()?;
+        let ns = self.target_ns.clone();
+        Ok(std::thread::spawn(move || {
+            in_netns(&ns, move || {
+                let mut sink = crate::io::raw::RawSender::open_link(TARGET_IF, mac, 256)?;
+                let mut record = super::flood::send_flood(&deck, &mut sink, max_packets, max_time)?;
+                record.refused = sink.skipped();
+                Ok(record)
+            })?
+        }))
+    }
+
+    /// The link address of the scanner's end of the veth.
+    fn scanner_mac(&self) -> io::Result<[u8; 6]> {
+        let out = Command::new("ip").args(["-n", &self.scanner_ns, "-o", "link", "show", SCANNER_IF]).output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mac = text.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).unwrap_or("");
+        let octets: Vec<u8> = mac.split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+        octets.try_into().map_err(|_| io::Error::other(format!("no link address for {SCANNER_IF} in `ip link` output: {text}")))
+    }
+
     /// Deletes lab namespaces (and their `/etc/netns` files) whose
     /// creating process is gone.
     pub fn clean_stale() -> Result<Vec<String>, LabError> {

@@ -9,7 +9,8 @@
 //! time, with limiters that behave as Linux's do (per-destination tokens in
 //! 4 ms jiffies; the global bucket refilled in 20 ms steps and spending a
 //! random 0–2 credits per error; nftables meters accruing continuously),
-//! so the engine's ICMP rounds meet real limiters of every shape.
+//! so the engine's ICMP rounds meet real limiters of every shape. Replies pass the
+//! scanner's receive filter on the way in, as on a real packet socket.
 use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -305,28 +306,39 @@ pub struct SimSink {
     loss: f64,
     rng: Rng,
     replies: Sender<Vec<u8>>,
+    /// Forged packets still to deliver (taken from the end), spread evenly
+    /// over the first pass: after the k-th probe, k·total/probes are out.
     strays: Vec<Vec<u8>>,
-    stray_every: u64,
+    strays_total: u64,
+    first_pass: u64,
     seen: u64,
 }
 
 /// The simulated network's reply side.
 pub struct SimSource {
     replies: Receiver<Vec<u8>>,
+    /// The packet socket's filter program (`io::raw::reply_filter`).
+    filter: Vec<libc::sock_filter>,
 }
 
 /// A sink/source pair playing `scenario` for a scanner at `scanner`.
 pub fn network(scenario: &Scenario, scanner: Ipv4Addr, seed: u64) -> (SimSink, SimSource) {
+    network_with(scenario, scanner, seed, Vec::new())
+}
+
+/// The same with `extra` packets (a hostile peer's, see `super::flood`)
+/// delivered with the scenario's strays, spread evenly over the first pass.
+pub fn network_with(scenario: &Scenario, scanner: Ipv4Addr, seed: u64, extra: Vec<Vec<u8>>) -> (SimSink, SimSource) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut rng = Rng::new(seed);
-    let strays = forge_strays(&scenario.present_hosts(), scanner, scenario.strays, &mut rng);
+    let mut strays = forge_strays(&scenario.present_hosts(), scanner, scenario.strays, &mut rng);
+    strays.extend(extra);
     let hosts = HostSet::parse(&scenario.targets, &scenario.exclude).map(|h| h.len()).unwrap_or(1);
     let ports = crate::space::PortList::parse(&scenario.ports, Protocol::Tcp).map(|p| p.len() as u64).unwrap_or(1);
-    let probes = hosts * ports;
-    let stray_every = (probes / (scenario.strays as u64 + 1)).max(1);
+    let strays_total = strays.len() as u64;
     (
-        SimSink { oracle: scenario.oracle(), limiters: Limiters::new(scenario.icmp), loss: scenario.loss_percent / 100.0, rng, replies: tx, strays, stray_every, seen: 0 },
-        SimSource { replies: rx },
+        SimSink { oracle: scenario.oracle(), limiters: Limiters::new(scenario.icmp), loss: scenario.loss_percent / 100.0, rng, replies: tx, strays, strays_total, first_pass: (hosts * ports).max(1), seen: 0 },
+        SimSource { replies: rx, filter: crate::io::raw::reply_filter() },
     )
 }
 
@@ -449,9 +461,13 @@ impl ProbeSink for SimSink {
                 let _ = self.replies.send(reply);
             }
             self.seen += 1;
-            if self.seen % self.stray_every == 0 {
-                if let Some(stray) = self.strays.pop() {
-                    let _ = self.replies.send(stray);
+            let due = (self.seen as u128 * self.strays_total as u128 / self.first_pass as u128).min(self.strays_total as u128) as u64;
+            while self.strays_total - (self.strays.len() as u64) < due {
+                match self.strays.pop() {
+                    Some(stray) => {
+                        let _ = self.replies.send(stray);
+                    }
+                    None => break,
                 }
             }
         }
@@ -459,14 +475,23 @@ impl ProbeSink for SimSink {
     }
 }
 
+/// The packet socket's end: what its filter (the kernel's program, run by
+/// `super::bpf`) passes, as much of it as the filter keeps.
 impl ReplySource for SimSource {
     fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
         batch.set_len(0);
+        let filter = &self.filter;
+        let offer = |batch: &mut RxBatch, p: &[u8]| {
+            let keep = super::bpf::run(filter, p).unwrap_or(0) as usize;
+            if keep > 0 {
+                batch.push(&p[..p.len().min(keep)]);
+            }
+        };
         if let Ok(first) = self.replies.recv_timeout(Duration::from_millis(20)) {
-            batch.push(&first);
+            offer(batch, &first);
             while batch.len() < batch.capacity() {
                 match self.replies.try_recv() {
-                    Ok(p) => batch.push(&p),
+                    Ok(p) => offer(batch, &p),
                     Err(_) => break,
                 };
             }

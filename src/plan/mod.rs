@@ -423,6 +423,8 @@ pub enum PlanError {
         field: Option<String>,
         message: String,
     },
+    #[error(transparent)]
+    Bounded(crate::bounded::BoundedError),
 }
 
 fn located(
@@ -480,9 +482,12 @@ impl Plan {
     /// Reads a plan file (YAML).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Plan, PlanError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
-            path: path.display().to_string(),
-            source,
+        let text = crate::bounded::read_text_lines(path, "plan").map_err(|e| match e {
+            crate::bounded::BoundedError::Read { file, reason } => PlanError::Io {
+                path: file,
+                source: std::io::Error::other(reason),
+            },
+            other => PlanError::Bounded(other),
         })?;
         Plan::from_str(&text, &path.display().to_string())
     }

@@ -21,8 +21,8 @@ pub enum TargetError {
     BadToken { token: String, reason: String },
     #[error("{file}:{line}: bad target {token:?}: {reason}")]
     BadLine { file: String, line: usize, token: String, reason: String },
-    #[error("cannot read target file {file}: {reason}")]
-    File { file: String, reason: String },
+    #[error(transparent)]
+    File(#[from] crate::bounded::BoundedError),
     #[error("the target set is empty (after exclusions)")]
     Empty,
     #[error("the target set has {0} addresses; at most {max} are supported", max = HostSet::MAX_HOSTS)]
@@ -113,7 +113,7 @@ impl Targets {
 
     fn collect_file(&mut self, path: &Path, excluded: bool) -> Result<(), TargetError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| TargetError::File { file: file.clone(), reason: e.to_string() })?;
+        let text = crate::bounded::read_text_lines(path, "target list")?;
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("");
             for token in line.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()) {
@@ -295,6 +295,9 @@ mod tests {
         std::fs::write(&p, "# nodes\n198.19.0.1 198.19.0.2 # two\n\n198.19.2.0/30\n").unwrap();
         let set = HostSet::parse(&[format!("@{}", p.display())], &[]).unwrap();
         assert_eq!(set.len(), 6);
+        std::fs::write(&p, format!("198.19.0.1\n{}\n", "#".repeat(70_000))).unwrap();
+        let err = HostSet::parse(&[format!("@{}", p.display())], &[]).unwrap_err();
+        assert_eq!(err.to_string(), format!("{}:2: line longer than 65536 bytes, the most a target list line may be", p.display()));
         std::fs::write(&p, "198.19.0.1\n198.19.0.x\n").unwrap();
         let err = HostSet::parse(&[format!("@{}", p.display())], &[]).unwrap_err();
         assert!(matches!(err, TargetError::BadLine { line: 2, .. }), "{err:?}");

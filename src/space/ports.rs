@@ -91,9 +91,11 @@ impl PartialEq for PortList {
 
 impl PortList {
     /// Parses nmap-style port syntax; ports without a prefix are `default`.
+    /// Ranges are merged before they are expanded, so a spec that repeats
+    /// `1-65535` costs no more memory than one that says it once.
     pub fn parse(spec: &str, default: Protocol) -> Result<PortList, PortSpecError> {
         let mut proto = default;
-        let mut out = Vec::new();
+        let mut ranges = Vec::new();
         for raw in spec.split(',') {
             let mut token = raw.trim();
             let err = |reason: &str| PortSpecError { token: raw.trim().to_string(), reason: reason.to_string() };
@@ -112,9 +114,17 @@ impl PortList {
             if a > b {
                 return Err(err("range start is after its end"));
             }
-            out.extend((a..=b).map(|p| (proto, p)));
+            ranges.push((proto, a, b));
         }
-        Ok(PortList::from_ports(out))
+        ranges.sort_unstable();
+        let mut merged: Vec<(Protocol, u16, u16)> = Vec::with_capacity(ranges.len());
+        for (p, a, b) in ranges {
+            match merged.last_mut() {
+                Some((lp, _, lb)) if *lp == p && a as u32 <= *lb as u32 + 1 => *lb = (*lb).max(b),
+                _ => merged.push((p, a, b)),
+            }
+        }
+        Ok(PortList::from_ports(merged.into_iter().flat_map(|(p, a, b)| (a..=b).map(move |port| (p, port))).collect()))
     }
 
     pub fn from_ports(mut ports: Vec<(Protocol, u16)>) -> PortList {
@@ -224,6 +234,16 @@ mod tests {
         assert_eq!(l.count(Udp), 2);
         assert_eq!(l.to_spec(), "T:1,6443,10250,U:123,8472");
         assert_eq!(PortList::parse("65535,1-2", Tcp).unwrap().to_spec(), "T:1-2,65535");
+    }
+
+    #[test]
+    fn repeated_ranges_cost_no_more_than_one() {
+        // Once expanded before merging: 20,000 × 65,535 pairs (5 GB).
+        let spec = vec!["1-65535"; 20_000].join(",") + ",U:1-65535,U:7";
+        let l = PortList::parse(&spec, Tcp).unwrap();
+        assert_eq!((l.count(Tcp), l.count(Udp)), (65535, 65535));
+        assert_eq!(l.to_spec(), "T:1-65535,U:1-65535");
+        assert_eq!(PortList::parse("5-9,1-3,4,10-10,T:2", Tcp).unwrap().to_spec(), "T:1-10");
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! The scanner's receive filter, run outside the kernel.
+//!
+//! The packet socket's classic BPF program (`io::raw::reply_filter`) decides
+//! which packets reach the engine at all. The simulated network runs the
+//! same program through this interpreter, so engine tests see what the
+//! kernel would hand over; the flood generator uses it to know, packet by
+//! packet, which of what it sends must come back as `invalid_replies` (the
+//! lab test then checks that prediction against the kernel's count).
+//!
+//! Only the instructions that program uses are interpreted, with the
+//! kernel's semantics: a load past the end of the packet ends the program
+//! with 0 (drop), and the returned value is how many bytes to keep. Any
+//! other instruction is refused (`None`) rather than guessed.
+
+/// Runs `prog` over `packet` (starting at the IP header, as a `SOCK_DGRAM`
+/// packet socket sees it): `Some(bytes to keep)`, 0 meaning dropped; `None`
+/// when the program uses an instruction this interpreter does not know.
+pub fn run(prog: &[libc::sock_filter], packet: &[u8]) -> Option<u32> {
+    let (mut a, mut x) = (0u32, 0u32);
+    let mut pc = 0usize;
+    let byte = |at: u64| packet.get(usize::try_from(at).ok()?).copied().map(u32::from);
+    let half = |at: u64| Some(byte(at)? << 8 | byte(at + 1)?);
+    // Each instruction moves pc forward: the program ends within its length.
+    while let Some(ins) = prog.get(pc) {
+        let k = ins.k;
+        pc += 1;
+        match ins.code {
+            0x30 => match byte(k as u64) {
+                Some(v) => a = v,
+                None => return Some(0),
+            },
+            0xb1 => match byte(k as u64) {
+                Some(v) => x = 4 * (v & 0xf),
+                None => return Some(0),
+            },
+            0x48 => match half(x as u64 + k as u64) {
+                Some(v) => a = v,
+                None => return Some(0),
+            },
+            0x50 => match byte(x as u64 + k as u64) {
+                Some(v) => a = v,
+                None => return Some(0),
+            },
+            0x15 => pc += usize::from(if a == k { ins.jt } else { ins.jf }),
+            0x35 => pc += usize::from(if a >= k { ins.jt } else { ins.jf }),
+            0x06 => return Some(k),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Whether the scanner's receive filter passes `packet` to the engine.
+pub fn passes(packet: &[u8]) -> bool {
+    run(&crate::io::raw::reply_filter(), packet).is_some_and(|keep| keep > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::sim::{icmp_unreachable, tcp_packet, udp_packet};
+    use std::net::Ipv4Addr;
+
+    const T: Ipv4Addr = Ipv4Addr::new(198, 19, 1, 7);
+    const S: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+
+    #[test]
+    fn the_reply_filter_as_the_kernel_runs_it() {
+        let keep = |p: &[u8]| run(&crate::io::raw::reply_filter(), p);
+        // TCP and UDP to our source ports: kept, 256 bytes at most.
+        assert_eq!(keep(&tcp_packet(T, S, 443, 49152, 1, 2, 0x12)), Some(crate::io::RX_SLOT as u32));
+        assert_eq!(keep(&tcp_packet(T, S, 443, 65535, 1, 2, 0x04)), Some(256));
+        assert_eq!(keep(&udp_packet(T, S, 123, 50000, &[0; 48])), Some(256));
+        // Below our range, and our own SYNs (to the target's port): dropped.
+        assert_eq!(keep(&tcp_packet(T, S, 443, 49151, 1, 2, 0x12)), Some(0));
+        assert_eq!(keep(&tcp_packet(S, T, 50000, 443, 1, 0, 0x02)), Some(0));
+        assert_eq!(keep(&udp_packet(T, S, 53, 53, &[])), Some(0));
+        // ICMP: destination unreachable only.
+        let syn = tcp_packet(S, T, 50000, 443, 1, 0, 0x02);
+        assert_eq!(keep(&icmp_unreachable(T, S, 13, &syn)), Some(256));
+        let mut echo = icmp_unreachable(T, S, 0, &syn);
+        echo[20] = 0;
+        assert_eq!(keep(&echo), Some(0));
+        // The port is read after the header the IHL claims.
+        let mut p = tcp_packet(T, S, 443, 1000, 1, 2, 0x12);
+        p[0] = 0x46; // IHL 6: the "port" is bytes 26-27, the ack's low half
+        p[26..28].copy_from_slice(&50000u16.to_be_bytes());
+        assert_eq!(keep(&p), Some(256));
+        // Loads past the end drop: a header cut before the port, an IHL
+        // longer than the packet, an empty ICMP.
+        let full = tcp_packet(T, S, 443, 50000, 1, 2, 0x12);
+        for n in 0..24 {
+            assert_eq!(keep(&full[..n]), Some(0), "cut to {n}");
+        }
+        assert_eq!(keep(&full[..24]), Some(256));
+        let mut long = full.clone();
+        long[0] = 0x4f;
+        assert_eq!(keep(&long), Some(0));
+        assert_eq!(keep(&icmp_unreachable(T, S, 3, &syn)[..20]), Some(0));
+        // Other protocols: dropped.
+        let mut gre = full;
+        gre[9] = 47;
+        assert_eq!(keep(&gre), Some(0));
+        // An instruction it does not know is refused, not guessed.
+        assert_eq!(run(&[libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 }], &[0; 64]), None);
+        assert_eq!(run(&[], &[0; 64]), None);
+    }
+}

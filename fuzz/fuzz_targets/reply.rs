@@ -31,6 +31,7 @@ fn config() -> &'static ScanConfig {
             shard: Shard::WHOLE,
             icmp_wait: Duration::from_secs(1),
             resume: None,
+            payloads: payload::PayloadTable::builtin(),
         }
     })
 }
@@ -97,7 +98,7 @@ fn forge(p: &mut [u8], c: &ScanConfig, attempt: u8) {
             put16(p, q + qihl, tag.sport);
             let word = match proto {
                 6 => tag.seq,
-                _ => udp::quoted_word(SOURCE, quoted_dst, quoted_dport, tag, payload::for_port(quoted_dport)),
+                _ => udp::quoted_word(SOURCE, quoted_dst, quoted_dport, tag, config().payloads.for_port(quoted_dport)),
             };
             put32(p, q + qihl + 4, word);
         }

@@ -385,9 +385,10 @@ pub struct EngineArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=14))]
     pub retries: u8,
     /// Longest time spent after the passes re-probing silent UDP ports on
-    /// hosts whose ICMP errors are rate limited (about one closed port per
-    /// second per host can be told from silence). Scans with a few UDP
-    /// ports per host finish their rounds in about 2 s whatever this is.
+    /// hosts whose ICMP errors are rate limited. Scans with a few UDP ports
+    /// per host finish their rounds in about 2-7 s, depending on how the
+    /// targets limit ICMP errors (README: UDP probes and ICMP rate limits);
+    /// pairs still unsettled then are reported as unresolved.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub icmp_wait: Duration,
     /// Fixed wait for late replies after each pass (default: derived from the measured RTT).

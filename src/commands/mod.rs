@@ -86,7 +86,12 @@ pub fn emit(report: &ScanReport, destinations: &[Destination<OutputFormat>]) -> 
         OutputFormat::Csv => render_csv(report),
     })?;
     let up = report.hosts.iter().filter(|h| h.status == portsweep::report::HostStatus::Up).count();
-    let states: Vec<String> = report.state_counts().iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
+    // A shard probes only its share of the pairs: its counts would mix
+    // them with the defaults of pairs it never probed.
+    let states: Vec<String> = match report.shard.as_str() {
+        "1/1" => report.state_counts().iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect(),
+        shard => vec![format!("shard {shard} (merge the shards for the counts)")],
+    };
     closing_line(
         &format!(
             "{} hosts ({up} up, {} down) × {} ports: {} in {:.2} s{}",

@@ -13,6 +13,25 @@ fn field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':'))).map(str::trim)
 }
 
+/// `/proc/<pid>/status` once `pid` is portsweep with its sender and
+/// receive threads running (so past the capability drop, which happens
+/// before the engine starts a thread); `Err` with the last status read if
+/// that does not happen within 3 s.
+fn running_scanner_status(pid: u32) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let threads: usize = field(&st, "Threads").and_then(|t| t.parse().ok()).unwrap_or(0);
+        if field(&st, "Name") == Some("portsweep") && threads >= 3 {
+            return Ok(st);
+        }
+        if Instant::now() > deadline {
+            return Err(st);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn a_running_scan_holds_no_capability_and_stays_exact() {
     let _g = lab_lock();
@@ -27,16 +46,7 @@ fn a_running_scan_holds_no_capability_and_stays_exact() {
     // running, i.e. past the drop; the drop sets no_new_privs last, before
     // the engine starts a thread.
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let status = loop {
-        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let threads: usize = field(&st, "Threads").and_then(|t| t.parse().ok()).unwrap_or(0);
-        if field(&st, "Name") == Some("portsweep") && threads >= 3 {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "the scanner did not start its threads within 3 s: {st}");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = running_scanner_status(pid).unwrap_or_else(|st| panic!("the scanner did not start its threads within 3 s: {st}"));
     for key in ["CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"] {
         assert_eq!(field(&status, key), Some("0000000000000000"), "{key} of the running scanner:\n{status}");
     }
@@ -135,19 +145,13 @@ fn a_non_root_scanner_with_a_file_capability_gives_it_up_too() {
     let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("runs portsweep as nobody");
     // `setpriv` execs the scanner in place too.
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let status = loop {
-        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let threads: usize = field(&st, "Threads").and_then(|t| t.parse().ok()).unwrap_or(0);
-        if field(&st, "Name") == Some("portsweep") && threads >= 3 {
-            break st;
-        }
-        if Instant::now() > deadline {
+    let status = match running_scanner_status(pid) {
+        Ok(st) => st,
+        Err(st) => {
             let _ = child.kill();
             let o = child.wait_with_output().expect("scan output");
             panic!("the scanner did not start its threads within 3 s: {st}\n{}", String::from_utf8_lossy(&o.stderr));
         }
-        std::thread::sleep(Duration::from_millis(5));
     };
     for key in ["CapEff", "CapPrm", "CapInh", "CapAmb"] {
         assert_eq!(field(&status, key), Some("0000000000000000"), "{key}:\n{status}");

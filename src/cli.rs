@@ -162,6 +162,42 @@ pub struct AuditArgs {
     /// Audit again at this interval, rewriting the report each time, until stopped.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub every: Option<Duration>,
+    /// Identify what answers on every open port (read-only, anonymous; README: Service identification), or `off`.
+    #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+    pub identify: Switch,
+    /// TLS certificates that expire within this are `insecure` warnings (expired ones: critical).
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub cert_warn: Duration,
+    #[command(flatten)]
+    pub identify_tuning: IdentifyTuning,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// Bounds of the identification stage (README: Service identification).
+#[derive(Debug, Args)]
+pub struct IdentifyTuning {
+    /// Identification: ports identified at once (global cap).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub identify_workers: u16,
+    /// Identification: ports of one host identified at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
+    pub identify_per_host: u16,
+    /// Identification: the most time spent on one port (connects and reads included).
+    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub identify_timeout: Duration,
+}
+
+impl IdentifyTuning {
+    pub fn settings(&self) -> portsweep::identify::Settings {
+        let d = portsweep::identify::Settings::default();
+        portsweep::identify::Settings { workers: self.identify_workers as usize, per_host: self.identify_per_host as usize, total: self.identify_timeout, read: d.read.min(self.identify_timeout), connect: d.connect.min(self.identify_timeout), ..d }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +407,11 @@ pub struct ScanArgs {
     /// Print the probe count, the estimated time at the rate and the memory, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After the sweep, identify what answers on every open port (read-only, anonymous; README: Service identification).
+    #[arg(long)]
+    pub identify: bool,
+    #[command(flatten)]
+    pub identify_tuning: IdentifyTuning,
 }
 
 #[derive(Debug, Args)]

@@ -335,7 +335,7 @@ mod tests {
             status: if up { HostStatus::Up } else { HostStatus::Down },
             default_state: if up { State::Closed } else { State::Filtered },
             default_reason: if up { Reason::Rst } else { Reason::NoResponse },
-            ports: ports.into_iter().map(|(port, state, reason)| PortReport { port, protocol: Protocol::Tcp, state, reason, ttl: None }).collect(),
+            ports: ports.into_iter().map(|(port, state, reason)| PortReport { port, protocol: Protocol::Tcp, state, reason, ttl: None, service: None }).collect(),
             udp_unresolved: Vec::new(),
         }
     }

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod bounded;
 pub mod diff;
 pub mod engine;
+pub mod identify;
 pub mod inventory;
 pub mod io;
 pub mod lab;

@@ -94,8 +94,10 @@ pub(super) fn advice(kind: FindingKind, s: &Subject, from: Vantage) -> (String, 
         FindingKind::Blocked => blocked(s, &label, from),
         FindingKind::Exposed => exposed(s, &label),
         FindingKind::Unexpected => unexpected(s, &label),
-        // Whole-node findings are built by `unreachable`; kept total anyway.
+        // Whole-node findings are built by `unreachable`, identity findings
+        // by `identity` (which words them itself); kept total anyway.
         FindingKind::Unreachable => unreachable(Ipv4Addr::UNSPECIFIED),
+        FindingKind::Impostor | FindingKind::Insecure => (format!("{label}: see the service that answered."), String::new()),
         FindingKind::Unresolved => (
             format!(
                 "{label} was silent, but the scan could not confirm the silence: the node's ICMP \

@@ -96,9 +96,11 @@
 //! `"reason": "no-response"` and `"expected": "up"`.
 
 mod advice;
+mod identity;
 mod render;
 pub mod matrix;
 
+pub use identity::IdentityRules;
 pub use render::{render, render_json, render_junit, render_markdown, render_table, AuditFormat};
 
 use crate::inventory::{Inventory, NodePortService};
@@ -172,6 +174,11 @@ word_enum!(
         Unexpected => "unexpected",
         Unreachable => "unreachable",
         Unresolved => "unresolved",
+        /// A planned port answered by another component (identification).
+        Impostor => "impostor",
+        /// An open door: a service that let an anonymous client in, or a
+        /// certificate expired or expiring (identification).
+        Insecure => "insecure",
     }
 );
 
@@ -182,6 +189,8 @@ word_enum!(
         Info => "info",
         Warning => "warning",
         Error => "error",
+        /// Secrets or control open to anyone who reaches the port.
+        Critical => "critical",
     }
 );
 
@@ -204,6 +213,7 @@ impl FindingKind {
         match self {
             FindingKind::Unexpected => Severity::Warning,
             FindingKind::Unresolved => Severity::Info,
+            FindingKind::Insecure => Severity::Critical,
             _ => Severity::Error,
         }
     }
@@ -231,6 +241,9 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub hint: String,
+    /// What answered on the port (reports made with identification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::report::Service>,
 }
 
 impl Finding {
@@ -267,6 +280,10 @@ pub trait Observations {
     fn unresolved(&self, _addr: Ipv4Addr, _proto: Protocol, _port: u16) -> bool {
         false
     }
+    /// What the identification stage found on an open port, if it ran.
+    fn service(&self, _addr: Ipv4Addr, _proto: Protocol, _port: u16) -> Option<crate::report::Service> {
+        None
+    }
 }
 
 /// A [`ScanReport`] as [`Observations`], with its port list parsed once
@@ -294,6 +311,12 @@ impl<'a> ScanObservations<'a> {
 }
 
 impl Observations for ScanObservations<'_> {
+    fn service(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<crate::report::Service> {
+        let h = self.host(addr)?;
+        let i = h.ports.binary_search_by_key(&(proto, port), |p| (p.protocol, p.port)).ok()?;
+        h.ports[i].service.clone()
+    }
+
     fn unresolved(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> bool {
         self.report.is_unresolved(addr, proto, port)
     }
@@ -612,6 +635,7 @@ fn unreachable_finding(node: &crate::inventory::Node) -> Finding {
         severity: FindingKind::Unreachable.severity(),
         message,
         hint,
+        service: None,
     }
 }
 
@@ -631,6 +655,8 @@ fn make_finding(
         FindingKind::Unexpected => "closed or filtered",
         FindingKind::Unreachable => "up",
         FindingKind::Unresolved => "open or open|filtered (confirmed)",
+        FindingKind::Impostor => "the planned component",
+        FindingKind::Insecure => "authentication required",
     };
     let (message, hint) = advice::advice(kind, s, from);
     Finding {
@@ -647,6 +673,7 @@ fn make_finding(
         severity: kind.severity(),
         message,
         hint,
+        service: None,
     }
 }
 
@@ -761,9 +788,26 @@ impl AuditReport {
         from: Vantage,
         scan: ScanReport,
     ) -> AuditReport {
+        Self::build_with(plan, inventory, services, phase, from, scan, &IdentityRules::default())
+    }
+
+    /// [`AuditReport::build`], with the identity rules' settings (the
+    /// identity findings come from the services the scan report carries).
+    pub fn build_with(
+        plan: &EffectivePlan,
+        inventory: &Inventory,
+        services: &[NodePortService],
+        phase: Phase,
+        from: Vantage,
+        scan: ScanReport,
+        rules: &IdentityRules,
+    ) -> AuditReport {
         let (nodes, findings, summary) = {
             let obs = ScanObservations::new(&scan);
-            let findings = audit(plan, inventory, services, phase, from, &obs);
+            let mut findings = audit(plan, inventory, services, phase, from, &obs);
+            identity::annotate(&mut findings, &obs);
+            findings.extend(identity::judge(plan, inventory, phase, from, &obs, rules));
+            findings.sort_by_key(Finding::sort_key);
             let nodes = node_summaries(inventory, &obs);
             let checked = ports_checked(plan, &nodes, &obs);
             let summary = AuditSummary::new(&nodes, checked, &findings);

@@ -136,6 +136,7 @@ impl Fake {
                         state,
                         reason,
                         ttl: None,
+                        service: None,
                     })
                     .collect(),
                 udp_unresolved: Vec::new(),
@@ -878,6 +879,7 @@ fn small_scan() -> ScanReport {
         state,
         reason,
         ttl: None,
+        service: None,
     };
     let mut r = Fake {
         ports: PortList::parse("T:22,80,443,U:53", Tcp).unwrap(),

@@ -94,7 +94,7 @@ pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, a
     if let Some(path) = &args.scan_report {
         let mut scan = portsweep::diff::AnyReport::load(path).map_err(Failure::input)?.scan().clone();
         scan.name_hosts(&resolved.labels());
-        let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
+        let mut report = AuditReport::build_with(&plan, &inventory, &services, args.phase, args.from, scan, &audit::IdentityRules { cert_warn: args.cert_warn, now: std::time::SystemTime::now() });
         report.vantage_node = args.vantage_node.clone();
         return Ok((Some(report), plan));
     }
@@ -113,7 +113,10 @@ pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, a
     let payloads = PayloadTable::with_custom(plan.udp_payloads.clone());
     let mut scan = scan::execute(space, &args.engine, payloads, sockets, stop, argv, checkpoint_near)?;
     scan.name_hosts(&resolved.labels());
-    let mut report = AuditReport::build(&plan, &inventory, &services, args.phase, args.from, scan);
+    if args.identify == crate::cli::Switch::On && scan.complete {
+        super::identify_stage(&mut scan, &args.identify_tuning.settings());
+    }
+    let mut report = AuditReport::build_with(&plan, &inventory, &services, args.phase, args.from, scan, &audit::IdentityRules { cert_warn: args.cert_warn, now: std::time::SystemTime::now() });
     report.vantage_node = args.vantage_node.clone();
     Ok((Some(report), plan))
 }

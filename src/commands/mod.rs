@@ -238,3 +238,12 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
     write_all(&destinations, |f| portsweep::audit::render(&report, &plan, f))?;
     Ok(if report.scan.complete { 0 } else { 130 })
 }
+
+/// The identification stage after a sweep, with one line on stderr saying
+/// what it did (the report itself carries the services).
+pub fn identify_stage(report: &mut portsweep::report::ScanReport, settings: &portsweep::identify::Settings) {
+    let s = portsweep::identify::identify_report(report, settings);
+    if s.ports > 0 {
+        eprintln!("portsweep: identified {} of {} open ports in {:.2} s", s.named, s.ports, s.duration.as_secs_f64());
+    }
+}

@@ -53,6 +53,9 @@ pub fn run(args: ScanArgs) -> Result<u8, Failure> {
     };
     let mut report = execute(space, &args.engine, payloads, &mut Sockets::dropping_privileges(), stop, std::env::args().collect(), first_file(&destinations))?;
     report.name_hosts(&resolved.labels());
+    if args.identify && report.complete {
+        super::identify_stage(&mut report, &args.identify_tuning.settings());
+    }
     super::emit(&report, &destinations)?;
     Ok(if report.complete { 0 } else { 130 })
 }

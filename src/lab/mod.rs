@@ -14,6 +14,7 @@
 //! simulation and the flood know what reaches the engine.
 pub mod bench;
 pub mod bpf;
+pub mod daemons;
 pub mod etc;
 pub mod flood;
 pub mod netns;

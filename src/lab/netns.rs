@@ -50,6 +50,7 @@ pub struct Lab {
     listeners: Vec<TcpListener>,
     responder: Option<super::responder::Responder>,
     etc: Option<super::etc::EtcFiles>,
+    daemons: Vec<super::daemons::Daemon>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -126,12 +127,17 @@ impl Lab {
             return Err(LabError::NotRoot);
         }
         let name = format!("{PREFIX}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new(), responder: None, etc: None };
+        let mut lab = Lab { scanner_ns: format!("{name}s"), target_ns: format!("{name}t"), name, listeners: Vec::new(), responder: None, etc: None, daemons: Vec::new() };
         // On any error below, dropping `lab` deletes what was made.
         lab.etc = Some(super::etc::EtcFiles::write(&lab.name, &lab.scanner_ns, &scenario.names)?);
         lab.build_network(scenario)?;
         lab.apply_firewall(scenario)?;
+        super::daemons::check_installed(scenario.daemons.iter().map(|d| d.kind))?;
         lab.start_listeners(scenario)?;
+        for spec in &scenario.daemons {
+            let d = super::daemons::start(&lab.target_ns, spec)?;
+            lab.daemons.push(d);
+        }
         Ok(lab)
     }
 
@@ -263,13 +269,26 @@ impl Lab {
     fn start_listeners(&mut self, scenario: &Scenario) -> Result<(), LabError> {
         let mut ports = BTreeSet::new();
         let mut udp_pairs = Vec::new();
+        // Pairs a real daemon serves are left to it; on a port a daemon
+        // binds, the other addresses get listeners of their own (a wildcard
+        // listener would take the port from the daemon).
+        let daemon_pairs: BTreeSet<(Protocol, Ipv4Addr, u16)> = scenario.daemons.iter().flat_map(|d| d.ports.iter().map(move |&p| (if d.kind.udp() { Protocol::Udp } else { Protocol::Tcp }, d.address, p))).collect();
+        let daemon_ports: BTreeSet<u16> = daemon_pairs.iter().filter(|d| d.0 == Protocol::Tcp).map(|d| d.2).collect();
+        let mut pair_listeners = Vec::new();
         for addr in scenario.present_hosts().iter() {
             for proto in [Protocol::Tcp, Protocol::Udp] {
                 for ((lo, hi), b) in pair_behaviours(scenario, addr, proto) {
-                    match (proto, b) {
-                        (Protocol::Tcp, Behaviour::Open) => ports.extend(lo..=hi),
-                        (Protocol::Udp, Behaviour::Open) => udp_pairs.extend((lo..=hi).map(|p| (addr, p))),
-                        _ => {}
+                    for p in lo..=hi {
+                        if b != Behaviour::Open || daemon_pairs.contains(&(proto, addr, p)) {
+                            continue;
+                        }
+                        match proto {
+                            Protocol::Tcp if daemon_ports.contains(&p) => pair_listeners.push((addr, p)),
+                            Protocol::Tcp => {
+                                ports.insert(p);
+                            }
+                            Protocol::Udp => udp_pairs.push((addr, p)),
+                        }
                     }
                 }
             }
@@ -281,8 +300,9 @@ impl Lab {
         }
         let listeners = in_netns(&self.target_ns, || -> io::Result<Vec<TcpListener>> {
             let mut v = Vec::with_capacity(ports.len());
-            for &port in &ports {
-                let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?;
+            let wildcard = ports.iter().map(|&p| (Ipv4Addr::UNSPECIFIED, p));
+            for (addr, port) in wildcard.chain(pair_listeners.iter().copied()) {
+                let l = TcpListener::bind((addr, port))?;
                 // SAFETY: re-listen on our own socket to deepen its backlog.
                 unsafe { libc::listen(l.as_raw_fd(), 65535) };
                 v.push(l);
@@ -412,6 +432,7 @@ fn raise_fd_limit(want: u64) {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        self.daemons.clear();
         self.listeners.clear();
         self.responder = None;
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -101,6 +101,17 @@ struct RawScenario {
     hosts: Vec<RawRule>,
     #[serde(default)]
     names: std::collections::BTreeMap<String, OneOrMany>,
+    #[serde(default)]
+    daemons: Vec<RawDaemon>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    kind: String,
+    address: String,
+    #[serde(default)]
+    ports: Vec<u16>,
 }
 
 /// One address or a list of them.
@@ -265,6 +276,8 @@ pub struct Scenario {
     pub audit: Option<AuditSpec>,
     /// Host names of lab addresses (`[names]`), sorted by name.
     pub names: Vec<(String, Vec<Ipv4Addr>)>,
+    /// Real daemons the lab runs (`[[daemons]]`, see `lab::daemons`).
+    pub daemons: Vec<super::daemons::DaemonSpec>,
 }
 
 impl Scenario {
@@ -331,7 +344,9 @@ impl Scenario {
             }
             names.push((host, parsed));
         }
-        Ok(Scenario {
+        let daemons = raw.daemons;
+        let mut s = Scenario {
+            daemons: Vec::new(),
             name: name.to_string(),
             names,
             description: raw.description,
@@ -347,7 +362,22 @@ impl Scenario {
                 findings.sort();
                 AuditSpec { inventory: a.inventory.into(), services: a.services.map(Into::into), args: a.args, nodes: a.nodes, ports: a.ports, findings }
             }),
-        })
+        };
+        for (i, d) in daemons.into_iter().enumerate() {
+            let at = |f: &str| format!("daemons[{i}].{f}");
+            let kind: super::daemons::DaemonKind = d.kind.parse().map_err(|e: crate::words::UnknownWord| field(at("kind"), e.to_string()))?;
+            let address: Ipv4Addr = d.address.trim().parse().map_err(|_| field(at("address"), format!("{:?} is not an IPv4 address", d.address)))?;
+            check_in_lab(&HostSet::from_ranges(vec![(u32::from(address), u32::from(address))])).map_err(|m| field(at("address"), m))?;
+            let ports = if d.ports.is_empty() { kind.default_ports() } else { d.ports };
+            let proto = if kind.udp() { Protocol::Udp } else { Protocol::Tcp };
+            for &p in &ports {
+                if s.behaviour(address, proto, p) != Behaviour::Open || s.dead_hosts().index_of(address).is_some() {
+                    return Err(field(at("ports"), format!("{p}/{proto} must be open for {address} in [[hosts]]: the rules are the ground truth")));
+                }
+            }
+            s.daemons.push(super::daemons::DaemonSpec { kind, address, ports });
+        }
+        Ok(s)
     }
 
     /// Every address some rule names: the lab makes these local.

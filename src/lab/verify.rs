@@ -269,7 +269,7 @@ mod tests {
     }
 
     fn port(proto: Protocol, port: u16, state: State, reason: Reason) -> PortReport {
-        PortReport { port, protocol: proto, state, reason, ttl: None }
+        PortReport { port, protocol: proto, state, reason, ttl: None, service: None }
     }
 
     /// The correct report for `S`: .0 and .1 up with 80 open and 123

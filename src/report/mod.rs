@@ -9,8 +9,10 @@
 //! Hosts are built in parallel with rayon.
 mod format;
 pub mod merge;
+mod service;
 
 pub use format::{render_csv, render_json, render_table, write_output, OutputFormat};
+pub use service::{Auth, ClientCert, Confidence, Service, TlsInfo};
 
 use std::net::Ipv4Addr;
 use std::time::SystemTime;
@@ -118,6 +120,9 @@ pub struct PortReport {
     pub reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ttl: Option<u8>,
+    /// What answered (open ports of a report made with identification).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service: Option<Service>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,7 +279,7 @@ pub fn build_host(address: Ipv4Addr, ports: &PortList, up: bool, pair: impl Fn(u
         .filter_map(|(i, c)| {
             let (state, reason, ttl) = (*c)?;
             let (protocol, port) = ports.get(i);
-            ((state, reason) != (default_state, default_reason)).then_some(PortReport { port, protocol, state, reason, ttl })
+            ((state, reason) != (default_state, default_reason)).then_some(PortReport { port, protocol, state, reason, ttl, service: None })
         })
         .collect();
     HostReport { address, name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports: listed, udp_unresolved: Vec::new() }

@@ -52,23 +52,69 @@ fn columns(plan: &EffectivePlan) -> Vec<Column<'_>> {
     cols
 }
 
-/// What the plan expects of a port on a node, in words.
-fn expectation(report: &AuditReport, roles: &[String], col: &Column) -> (&'static str, bool) {
+/// What the plan expects of a port on a node. The page says it in words
+/// through the cell's class (`x-…`, worded once in the style sheet and
+/// the legend): 44,000 cells of a 2,000-node page cannot each carry it.
+#[derive(Clone, Copy)]
+enum Expect {
+    MustAnswer,
+    /// Planned, but its audience does not include this vantage.
+    MayAnswer,
+    SelfOnly,
+    FreeBeforeInstall,
+    NotPlanned,
+}
+
+impl Expect {
+    fn class(self) -> &'static str {
+        match self {
+            Expect::MustAnswer => "x-must",
+            Expect::MayAnswer => "x-may",
+            Expect::SelfOnly => "x-self",
+            Expect::FreeBeforeInstall => "x-free",
+            Expect::NotPlanned => "x-none",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Expect::MustAnswer => "must answer",
+            Expect::MayAnswer => "planned, need not answer from this vantage",
+            Expect::SelfOnly => "must not answer from another host",
+            Expect::FreeBeforeInstall => "free before the install",
+            Expect::NotPlanned => "not planned for this node: closed or filtered",
+        }
+    }
+
+    const ALL: [Expect; 5] = [Expect::MustAnswer, Expect::MayAnswer, Expect::SelfOnly, Expect::FreeBeforeInstall, Expect::NotPlanned];
+}
+
+fn expectation(report: &AuditReport, roles: &[String], col: &Column) -> Expect {
     let mine: Vec<&&PlanEntry> = col.entries.iter().filter(|e| roles.iter().any(|r| e.has_role(r))).collect();
     if mine.is_empty() {
-        return ("not planned for this node: closed or filtered", false);
+        return Expect::NotPlanned;
     }
     let registry = mine.iter().any(|e| e.has_role("registry"));
     if report.phase == Phase::Pre && !registry {
-        return ("free before the install", false);
+        return Expect::FreeBeforeInstall;
     }
     if mine.iter().all(|e| e.audience == Audience::SelfOnly) {
-        return ("must not answer from another host", false);
+        return Expect::SelfOnly;
     }
     if mine.iter().any(|e| !e.legacy && report.from.must_answer(e.audience)) {
-        return ("must answer", true);
+        return Expect::MustAnswer;
     }
-    ("planned; need not answer from this vantage", false)
+    Expect::MayAnswer
+}
+
+/// What the cell classes mean (the style sheet shows the same words on
+/// hover and focus).
+fn expectation_legend() -> Markup {
+    html! {
+        div.legend aria-label="what the plan expects" {
+            @for x in Expect::ALL { span { b class=(x.class()) { "\u{a0}" } "expected: " (x.words()) } }
+        }
+    }
 }
 
 /// Findings by (address, protocol, port), as text keys.
@@ -98,6 +144,7 @@ pub fn audit(report: &AuditReport, plan: &EffectivePlan) -> String {
             h2 #matrix-h { "Nodes × plan" }
             p.muted { "Rows: nodes by role. Columns: every port of the plan (" (cols.len()) "), then the NodePort range " (plan.nodeport_range.start) "-" (plan.nodeport_range.end) ". A cell shows what the scan saw; a marked cell has a finding (below). Hover or focus a cell for what the plan expects." }
             (legend())
+            (expectation_legend())
             (groups(report, plan, &cols, &found, &ports))
         }
         (findings(report))
@@ -207,21 +254,24 @@ fn cell(n: &NodeSummary, address: &str, c: &Column, report: &AuditReport, found:
     let seen = report.scan.lookup(n.address, c.protocol, c.port, ports);
     let state = seen.map(|(s, _)| s.as_str()).unwrap_or("not-scanned");
     let observed = seen.map(|(s, r)| format!("{} ({})", s.as_str(), r.as_str())).unwrap_or_else(|| "not scanned".into());
-    let (expected, must) = expectation(report, &n.roles, c);
+    let expected = expectation(report, &n.roles, c);
     let fs = found.get(&(address.to_string(), c.protocol.to_string(), c.port));
     let worst = fs.and_then(|fs| worst(fs));
     let class = match worst {
-        Some(s) => format!("sev-{s}"),
-        None if must => "ok".into(),
-        None if expected.starts_with("not planned") => "na".into(),
-        None => "quiet".into(),
+        Some(s) => format!("{} sev-{s}", expected.class()),
+        None => expected.class().to_string(),
     };
-    let mut title = format!("{} {}: expected {expected}; observed {observed}", n.name, c.entry());
-    for f in fs.into_iter().flatten() {
-        title.push_str(&format!("; {} ({}): {}", f.kind, f.severity, f.message));
-    }
+    // A cell with a finding says everything in its title (hover, focus,
+    // assistive technology); the others' words come from their class.
+    let title = fs.map(|fs| {
+        let mut t = format!("{} {}: expected {}; observed {observed}", n.name, c.entry(), expected.words());
+        for f in fs {
+            t.push_str(&format!("; {} ({}): {}", f.kind, f.severity, f.message));
+        }
+        t
+    });
     html! {
-        td data-cell data-node=(n.name) data-entry=(c.entry()) data-state=(state) class=(class) title=(title) tabindex=[worst.map(|_| 0)] {
+        td data-cell data-node=(n.name) data-entry=(c.entry()) data-state=(state) class=(class) title=[title] tabindex=[worst.map(|_| 0)] {
             (state_glyph(state)) @if let Some(s) = worst { (severity_mark(s.as_str())) }
         }
     }

@@ -301,6 +301,8 @@ impl Rng {
 /// registry) with the full plan (calico, kube-vip, every add-on), healthy
 /// but for seeded faults: closed, filtered and exposed planned ports,
 /// squatters in the NodePort range, down nodes. `name_of` names node i.
+// `.into()` on addresses: node addresses become `IpAddr` with IPv6.
+#[allow(clippy::useless_conversion)]
 fn synthetic_audit(nodes: usize, seed: u64, name_of: impl Fn(usize) -> String) -> AuditReport {
     let options: ClusterOptions = "cni=calico,lb=kube-vip,addons=ingress+kuboard+grafana+redis".parse().unwrap();
     let plan = Plan::builtin().effective(&options);

@@ -107,7 +107,7 @@ use crate::report::{HostStatus, Reason, ScanReport, State};
 use crate::space::{PortList, Protocol};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Version of the audit JSON document; bumped when a field changes meaning
 /// or disappears.
@@ -213,7 +213,7 @@ impl FindingKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub node: String,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub roles: Vec<String>,
     /// Absent for `unreachable`, which concerns the whole node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,7 +248,7 @@ impl Finding {
     }
 
     /// The deterministic order of findings: address, protocol, port, kind.
-    fn sort_key(&self) -> (Ipv4Addr, Option<Protocol>, u16, FindingKind) {
+    fn sort_key(&self) -> (IpAddr, Option<Protocol>, u16, FindingKind) {
         (self.address, self.protocol, self.port, self.kind)
     }
 }
@@ -256,15 +256,15 @@ impl Finding {
 /// What the scan saw. `None` means "not scanned", which is never judged.
 pub trait Observations {
     /// Whether the host answered anything at all; `None` if not scanned.
-    fn host_up(&self, addr: Ipv4Addr) -> Option<bool>;
+    fn host_up(&self, addr: IpAddr) -> Option<bool>;
     /// State and reason of one pair; `None` if the pair was not scanned.
-    fn state(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<(State, Reason)>;
+    fn state(&self, addr: IpAddr, proto: Protocol, port: u16) -> Option<(State, Reason)>;
     /// Every scanned (protocol, port) of the host whose state is `open`,
     /// sorted. Empty if the host was not scanned.
-    fn open_ports(&self, addr: Ipv4Addr) -> Vec<(Protocol, u16)>;
+    fn open_ports(&self, addr: IpAddr) -> Vec<(Protocol, u16)>;
     /// Whether a UDP pair's `open|filtered` is unresolved: its silence was
     /// not established, it may be closed with its ICMP error rate limited.
-    fn unresolved(&self, _addr: Ipv4Addr, _proto: Protocol, _port: u16) -> bool {
+    fn unresolved(&self, _addr: IpAddr, _proto: Protocol, _port: u16) -> bool {
         false
     }
 }
@@ -284,7 +284,7 @@ impl<'a> ScanObservations<'a> {
         }
     }
 
-    fn host(&self, addr: Ipv4Addr) -> Option<&'a crate::report::HostReport> {
+    fn host(&self, addr: IpAddr) -> Option<&'a crate::report::HostReport> {
         let hosts = &self.report.hosts;
         hosts
             .binary_search_by_key(&addr, |h| h.address)
@@ -294,21 +294,21 @@ impl<'a> ScanObservations<'a> {
 }
 
 impl Observations for ScanObservations<'_> {
-    fn unresolved(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> bool {
+    fn unresolved(&self, addr: IpAddr, proto: Protocol, port: u16) -> bool {
         self.report.is_unresolved(addr, proto, port)
     }
 
-    fn host_up(&self, addr: Ipv4Addr) -> Option<bool> {
+    fn host_up(&self, addr: IpAddr) -> Option<bool> {
         self.host(addr).map(|h| h.status == HostStatus::Up)
     }
 
-    fn state(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<(State, Reason)> {
+    fn state(&self, addr: IpAddr, proto: Protocol, port: u16) -> Option<(State, Reason)> {
         let ports = self.ports.as_ref()?;
         self.host(addr)?;
         self.report.lookup(addr, proto, port, ports)
     }
 
-    fn open_ports(&self, addr: Ipv4Addr) -> Vec<(Protocol, u16)> {
+    fn open_ports(&self, addr: IpAddr) -> Vec<(Protocol, u16)> {
         let (Some(h), Some(ports)) = (self.host(addr), self.ports.as_ref()) else {
             return Vec::new();
         };
@@ -683,7 +683,7 @@ impl NodeStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSummary {
     pub name: String,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub roles: Vec<String>,
     pub status: NodeStatus,
 }

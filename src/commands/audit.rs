@@ -89,7 +89,7 @@ pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, a
     };
     let plan = plan::effective(&args.cluster)?;
     let ports = audit::scan_ports(&plan);
-    let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
+    let hosts = HostSet::from_addrs(inventory.nodes.iter().map(|n| n.address));
     let space = ScanSpace::new(hosts, ports);
     if let Some(path) = &args.scan_report {
         let mut scan = portsweep::diff::AnyReport::load(path).map_err(Failure::input)?.scan().clone();

@@ -6,7 +6,7 @@
 //! Exit status follows ndiff: 0 no change, 1 changes, 2 error.
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ pub struct Seen {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortChange {
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     /// The host name the address was given as (after the change, else before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -84,7 +84,7 @@ pub struct PortChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostChange {
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `up`, `down`, or `absent` (not in that report).
@@ -153,9 +153,9 @@ pub fn diff(before: &AnyReport, after: &AnyReport, names: (&str, &str)) -> Diff 
     let mut summary = DiffSummary::default();
     let mut hosts = Vec::new();
     let mut ports = Vec::new();
-    let b_hosts: BTreeMap<Ipv4Addr, &crate::report::HostReport> = b.hosts.iter().map(|h| (h.address, h)).collect();
-    let a_hosts: BTreeMap<Ipv4Addr, &crate::report::HostReport> = a.hosts.iter().map(|h| (h.address, h)).collect();
-    let all: BTreeSet<Ipv4Addr> = b_hosts.keys().chain(a_hosts.keys()).copied().collect();
+    let b_hosts: BTreeMap<IpAddr, &crate::report::HostReport> = b.hosts.iter().map(|h| (h.address, h)).collect();
+    let a_hosts: BTreeMap<IpAddr, &crate::report::HostReport> = a.hosts.iter().map(|h| (h.address, h)).collect();
+    let all: BTreeSet<IpAddr> = b_hosts.keys().chain(a_hosts.keys()).copied().collect();
     for addr in all {
         let (hb, ha) = (b_hosts.get(&addr), a_hosts.get(&addr));
         let sb = hb.map(|h| status(h.status)).unwrap_or("absent");
@@ -205,7 +205,7 @@ pub fn diff(before: &AnyReport, after: &AnyReport, names: (&str, &str)) -> Diff 
     }
 }
 
-type FindingKey = (Ipv4Addr, Option<Protocol>, u16, String);
+type FindingKey = (IpAddr, Option<Protocol>, u16, String);
 
 fn key(f: &Finding) -> FindingKey {
     (f.address, f.protocol, f.port, f.kind.as_str().to_string())
@@ -227,7 +227,7 @@ fn finding_changes(before: &[Finding], after: &[Finding]) -> FindingChanges {
 }
 
 /// `address (name)`, or the address.
-fn label(address: Ipv4Addr, name: &Option<String>) -> String {
+fn label(address: IpAddr, name: &Option<String>) -> String {
     match name {
         Some(n) => format!("{address} ({n})"),
         None => address.to_string(),
@@ -330,7 +330,7 @@ mod tests {
 
     fn host(last: u8, up: bool, ports: Vec<(u16, State, Reason)>) -> HostReport {
         HostReport {
-            address: Ipv4Addr::new(198, 19, 1, last),
+            address: IpAddr::from([198, 19, 1, last]),
             name: None,
             status: if up { HostStatus::Up } else { HostStatus::Down },
             default_state: if up { State::Closed } else { State::Filtered },
@@ -345,12 +345,12 @@ mod tests {
         let before = report(vec![host(1, true, vec![(80, State::Open, Reason::SynAck)]), host(2, true, vec![]), host(3, true, vec![])], "T:22,80,443");
         let after = report(vec![host(1, true, vec![(443, State::Open, Reason::SynAck)]), host(2, false, vec![]), host(3, true, vec![])], "T:22,80,443");
         let d = diff(&before, &after, ("b", "a"));
-        let got: Vec<(u8, u16, &str, &str)> = d.ports.iter().map(|p| (p.address.octets()[3], p.port, p.before.state.as_str(), p.after.state.as_str())).collect();
+        let got: Vec<(u8, u16, &str, &str)> = d.ports.iter().map(|p| (match p.address { IpAddr::V4(a) => a.octets()[3], IpAddr::V6(_) => 0 }, p.port, p.before.state.as_str(), p.after.state.as_str())).collect();
         assert_eq!(
             got,
             vec![(1, 80, "open", "closed"), (1, 443, "closed", "open"), (2, 22, "closed", "filtered"), (2, 80, "closed", "filtered"), (2, 443, "closed", "filtered")]
         );
-        assert_eq!(d.hosts, vec![HostChange { address: Ipv4Addr::new(198, 19, 1, 2), name: None, before: "up".into(), after: "down".into() }]);
+        assert_eq!(d.hosts, vec![HostChange { address: IpAddr::from([198, 19, 1, 2]), name: None, before: "up".into(), after: "down".into() }]);
         assert_eq!(d.summary.pairs_compared, 9);
         assert!(!d.is_empty());
         assert!(diff(&before, &before, ("b", "b")).is_empty());

@@ -187,11 +187,11 @@ impl Resolved {
 
     /// The name a report shows next to each address: the first name, in
     /// the order given, that resolved to it.
-    pub fn labels(&self) -> BTreeMap<Ipv4Addr, String> {
+    pub fn labels(&self) -> BTreeMap<IpAddr, String> {
         let mut out = BTreeMap::new();
         for name in &self.order {
             for a in self.get(name).unwrap_or(&[]) {
-                out.entry(*a).or_insert_with(|| name.clone());
+                out.entry(IpAddr::V4(*a)).or_insert_with(|| name.clone());
             }
         }
         out

@@ -110,12 +110,12 @@ fn a_plans_payloads_travel_with_its_scan() {
 /// The pairs of the scenario's dead hosts: nothing can confirm their
 /// silence in a UDP-only scan (a dead host and one whose every error was
 /// swallowed look the same), so exactly they stay unresolved.
-fn dead_pairs(s: &Scenario) -> Vec<(Ipv4Addr, u16)> {
+fn dead_pairs(s: &Scenario) -> Vec<(std::net::IpAddr, u16)> {
     let ports = PortList::parse(&s.ports, Protocol::Tcp).unwrap();
     s.dead_hosts().iter().flat_map(|a| ports.as_slice().iter().map(move |&(_, p)| (a, p)).collect::<Vec<_>>()).collect()
 }
 
-fn unresolved_pairs(r: &ScanReport) -> Vec<(Ipv4Addr, u16)> {
+fn unresolved_pairs(r: &ScanReport) -> Vec<(std::net::IpAddr, u16)> {
     r.hosts.iter().flat_map(|h| h.udp_unresolved.iter().map(move |&p| (h.address, p))).collect()
 }
 

@@ -360,12 +360,12 @@ fn lab_clean_removes_the_etc_files_of_killed_runs() {
 
 /// The pairs of the scenario's dead hosts (UDP-only scans: nothing can
 /// establish their silence, so exactly they stay unresolved).
-fn dead_pairs(s: &portsweep::lab::Scenario) -> Vec<(std::net::Ipv4Addr, u16)> {
+fn dead_pairs(s: &portsweep::lab::Scenario) -> Vec<(std::net::IpAddr, u16)> {
     let ports = portsweep::space::PortList::parse(&s.ports, portsweep::space::Protocol::Tcp).unwrap();
     s.dead_hosts().iter().flat_map(|a| ports.as_slice().iter().map(move |&(_, p)| (a, p)).collect::<Vec<_>>()).collect()
 }
 
-fn unresolved_pairs(r: &ScanReport) -> Vec<(std::net::Ipv4Addr, u16)> {
+fn unresolved_pairs(r: &ScanReport) -> Vec<(std::net::IpAddr, u16)> {
     r.hosts.iter().flat_map(|h| h.udp_unresolved.iter().map(move |&p| (h.address, p))).collect()
 }
 

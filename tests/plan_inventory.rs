@@ -52,6 +52,8 @@ fn kubectl_nodes() {
             "10.40.0.21 worker-1 worker",
             "10.40.0.22 worker-2 ingress,worker",
             "10.40.0.23 10.40.0.23 worker",
+            // worker-2 is dual-stack: its IPv6 InternalIP is a node too.
+            "fd00:40::22 worker-2 ingress,worker",
         ]
     );
 }

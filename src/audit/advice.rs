@@ -11,7 +11,7 @@ use super::{FindingKind, Subject, Vantage};
 use crate::plan::Audience;
 use crate::report::Reason;
 use crate::space::Protocol;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Components of a Kubernetes install itself: an open port of theirs before
 /// the install is most likely a previous install still running.
@@ -73,7 +73,7 @@ fn filtered_how(protocol: Protocol, reason: Reason) -> String {
 }
 
 /// (message, hint) for an `unreachable` node.
-pub(super) fn unreachable(address: Ipv4Addr) -> (String, String) {
+pub(super) fn unreachable(address: IpAddr) -> (String, String) {
     (
         "The node answered no probe at all: it is down, its inventory address is wrong, or a \
          firewall drops everything from this vantage."
@@ -96,7 +96,7 @@ pub(super) fn advice(kind: FindingKind, s: &Subject, from: Vantage) -> (String, 
         FindingKind::Unexpected => unexpected(s, &label),
         // Whole-node findings are built by `unreachable`, identity findings
         // by `identity` (which words them itself); kept total anyway.
-        FindingKind::Unreachable => unreachable(Ipv4Addr::UNSPECIFIED),
+        FindingKind::Unreachable => unreachable(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         FindingKind::Impostor | FindingKind::Insecure => (format!("{label}: see the service that answered."), String::new()),
         FindingKind::Unresolved => (
             format!(

@@ -101,7 +101,7 @@ mod render;
 pub mod matrix;
 
 pub use identity::IdentityRules;
-pub use render::{render, render_json, render_junit, render_markdown, render_table, AuditFormat};
+pub use render::{render_json, render_junit, render_markdown, render_table, AuditFormat};
 
 use crate::inventory::{Inventory, NodePortService};
 use crate::plan::{Audience, EffectivePlan, PlanEntry};
@@ -109,7 +109,7 @@ use crate::report::{HostStatus, Reason, ScanReport, State};
 use crate::space::{PortList, Protocol};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Version of the audit JSON document; bumped when a field changes meaning
 /// or disappears.
@@ -223,7 +223,7 @@ impl FindingKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub node: String,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub roles: Vec<String>,
     /// Absent for `unreachable`, which concerns the whole node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,7 +261,7 @@ impl Finding {
     }
 
     /// The deterministic order of findings: address, protocol, port, kind.
-    fn sort_key(&self) -> (Ipv4Addr, Option<Protocol>, u16, FindingKind) {
+    fn sort_key(&self) -> (IpAddr, Option<Protocol>, u16, FindingKind) {
         (self.address, self.protocol, self.port, self.kind)
     }
 }
@@ -269,19 +269,19 @@ impl Finding {
 /// What the scan saw. `None` means "not scanned", which is never judged.
 pub trait Observations {
     /// Whether the host answered anything at all; `None` if not scanned.
-    fn host_up(&self, addr: Ipv4Addr) -> Option<bool>;
+    fn host_up(&self, addr: IpAddr) -> Option<bool>;
     /// State and reason of one pair; `None` if the pair was not scanned.
-    fn state(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<(State, Reason)>;
+    fn state(&self, addr: IpAddr, proto: Protocol, port: u16) -> Option<(State, Reason)>;
     /// Every scanned (protocol, port) of the host whose state is `open`,
     /// sorted. Empty if the host was not scanned.
-    fn open_ports(&self, addr: Ipv4Addr) -> Vec<(Protocol, u16)>;
+    fn open_ports(&self, addr: IpAddr) -> Vec<(Protocol, u16)>;
     /// Whether a UDP pair's `open|filtered` is unresolved: its silence was
     /// not established, it may be closed with its ICMP error rate limited.
-    fn unresolved(&self, _addr: Ipv4Addr, _proto: Protocol, _port: u16) -> bool {
+    fn unresolved(&self, _addr: IpAddr, _proto: Protocol, _port: u16) -> bool {
         false
     }
     /// What the identification stage found on an open port, if it ran.
-    fn service(&self, _addr: Ipv4Addr, _proto: Protocol, _port: u16) -> Option<crate::report::Service> {
+    fn service(&self, _addr: IpAddr, _proto: Protocol, _port: u16) -> Option<crate::report::Service> {
         None
     }
 }
@@ -301,7 +301,7 @@ impl<'a> ScanObservations<'a> {
         }
     }
 
-    fn host(&self, addr: Ipv4Addr) -> Option<&'a crate::report::HostReport> {
+    fn host(&self, addr: IpAddr) -> Option<&'a crate::report::HostReport> {
         let hosts = &self.report.hosts;
         hosts
             .binary_search_by_key(&addr, |h| h.address)
@@ -311,27 +311,27 @@ impl<'a> ScanObservations<'a> {
 }
 
 impl Observations for ScanObservations<'_> {
-    fn service(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<crate::report::Service> {
+    fn service(&self, addr: IpAddr, proto: Protocol, port: u16) -> Option<crate::report::Service> {
         let h = self.host(addr)?;
         let i = h.ports.binary_search_by_key(&(proto, port), |p| (p.protocol, p.port)).ok()?;
         h.ports[i].service.clone()
     }
 
-    fn unresolved(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> bool {
+    fn unresolved(&self, addr: IpAddr, proto: Protocol, port: u16) -> bool {
         self.report.is_unresolved(addr, proto, port)
     }
 
-    fn host_up(&self, addr: Ipv4Addr) -> Option<bool> {
+    fn host_up(&self, addr: IpAddr) -> Option<bool> {
         self.host(addr).map(|h| h.status == HostStatus::Up)
     }
 
-    fn state(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<(State, Reason)> {
+    fn state(&self, addr: IpAddr, proto: Protocol, port: u16) -> Option<(State, Reason)> {
         let ports = self.ports.as_ref()?;
         self.host(addr)?;
         self.report.lookup(addr, proto, port, ports)
     }
 
-    fn open_ports(&self, addr: Ipv4Addr) -> Vec<(Protocol, u16)> {
+    fn open_ports(&self, addr: IpAddr) -> Vec<(Protocol, u16)> {
         let (Some(h), Some(ports)) = (self.host(addr), self.ports.as_ref()) else {
             return Vec::new();
         };
@@ -710,7 +710,7 @@ impl NodeStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSummary {
     pub name: String,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub roles: Vec<String>,
     pub status: NodeStatus,
 }

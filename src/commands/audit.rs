@@ -36,7 +36,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
         sockets.idle();
         let Some(report) = report else { return Ok(0) };
         // Every format from the one report of this sweep.
-        super::write_all(&destinations, |f| audit::render(&report, &plan, f))?;
+        super::write_all(&destinations, |f| portsweep::render::audit(&report, &plan, f))?;
         let s = &report.summary;
         let severities: Vec<String> = s.findings_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
         super::closing_line(
@@ -89,7 +89,7 @@ pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, a
     };
     let plan = plan::effective(&args.cluster)?;
     let ports = audit::scan_ports(&plan);
-    let hosts = HostSet::from_ranges(inventory.nodes.iter().map(|n| (u32::from(n.address), u32::from(n.address))).collect());
+    let hosts = HostSet::from_addrs(inventory.nodes.iter().map(|n| n.address));
     let space = ScanSpace::new(hosts, ports);
     if let Some(path) = &args.scan_report {
         let mut scan = portsweep::diff::AnyReport::load(path).map_err(Failure::input)?.scan().clone();

@@ -304,7 +304,10 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     let hosts = HostSet::parse(&args.targets, &[]).map_err(Failure::input)?;
     let ports = PortList::parse(&args.ports, Protocol::Tcp).map_err(Failure::input)?;
     let space = Arc::new(ScanSpace::new(hosts, ports));
-    let source: Ipv4Addr = portsweep::io::route::source_for(space.hosts.addr(0)).map_err(Failure::runtime)?;
+    let (std::net::IpAddr::V4(first), false) = (space.hosts.addr(0), space.hosts.has_v6()) else {
+        return Err(Failure::input(anyhow!("lab floor sends IPv4 SYNs only")));
+    };
+    let source: Ipv4Addr = portsweep::io::route::source_for(first).map_err(Failure::runtime)?;
     let perm = Arc::new(Permutation::new(space.len(), 1));
     let cookie = Cookie::new(1, 2);
     let threads = args.threads.max(1) as u64;
@@ -318,6 +321,7 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
                 let mut pos = t;
                 while pos < space.len() {
                     let (dst, _, dport) = space.pair(perm.at(pos));
+                    let std::net::IpAddr::V4(dst) = dst else { break }; // refused above
                     let tag = cookie.tag(source, dst, 6, dport, 0);
                     batch.push_with(dst, |slot| {
                         let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");

@@ -100,7 +100,7 @@ pub fn checkpoint_path(engine: &EngineArgs, output: Option<&Path>) -> PathBuf {
 }
 
 fn ranges(space: &ScanSpace) -> Vec<String> {
-    space.hosts.ranges().iter().map(|&(a, b)| format!("{}-{}", std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))).collect()
+    space.hosts.ranges().iter().map(|&(a, b)| format!("{a}-{b}")).collect()
 }
 
 /// Reads `--resume`'s checkpoint and checks it is the same scan.
@@ -130,7 +130,10 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, so
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),
         None => None,
     };
-    let first = space.hosts.addr(0);
+    if let Some(&(v6, _)) = space.hosts.ranges().iter().find(|r| r.0.is_ipv6()) {
+        return Err(Failure::input(anyhow!("IPv6 target {v6}: this build lists IPv6 targets (--dry-run, reports, audits of saved scans) but sends IPv4 probes only")));
+    }
+    let std::net::IpAddr::V4(first) = space.hosts.addr(0) else { unreachable!("IPv6 targets were refused above") };
     let source = resolve_source(engine.source_ip, first).with_context(|| format!("finding the source address for {first} (use --source-ip)")).map_err(Failure::runtime)?;
     if engine.shard.count > 1 && engine.seed.is_none() && resume.is_none() {
         return Err(Failure::input(anyhow!("--shard needs --seed: every shard must walk the same order")));

@@ -23,7 +23,7 @@ pub mod rtt;
 pub mod store;
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -517,6 +517,9 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pac
 #[inline]
 fn push_probe(config: &ScanConfig, template: &SynTemplate, batch: &mut TxBatch, index: u64, attempt: u8, ip_id: u16) {
     let (dst, proto, dport) = config.space.pair(index);
+    // The wire has IPv4 probes only: a scan refuses IPv6 targets before it
+    // starts (`commands::scan`), so no IPv6 pair reaches this point.
+    let IpAddr::V4(dst) = dst else { return };
     let src = config.source;
     match proto {
         Protocol::Tcp => {
@@ -634,7 +637,7 @@ pub fn validate(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
                 return None;
             };
             let attempt = config.cookie.check(ip.dst, ip.src, PROTO_TCP, tcp.sport, tcp.dport, tcp.ack.wrapping_sub(1))?;
-            let index = config.space.index_of(ip.src, Protocol::Tcp, tcp.sport)?;
+            let index = config.space.index_of(IpAddr::V4(ip.src), Protocol::Tcp, tcp.sport)?;
             v(index, answer, attempt, true, Some(ip.ttl), 0)
         }
         Reply::Udp { ip, udp } => {
@@ -645,7 +648,7 @@ pub fn validate(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
             if !config.payloads.for_port(udp.sport).reply_matches(udp.payload, tag.token) {
                 return None;
             }
-            let index = config.space.index_of(ip.src, Protocol::Udp, udp.sport)?;
+            let index = config.space.index_of(IpAddr::V4(ip.src), Protocol::Udp, udp.sport)?;
             v(index, Answer::UdpReply, attempt, true, Some(ip.ttl), 0)
         }
         Reply::Unreachable { ip, icmp } => {
@@ -667,7 +670,7 @@ pub fn validate(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
                 _ => return None,
             };
             let answer = Answer::from_icmp_code(icmp.code)?;
-            let index = config.space.index_of(icmp.quoted_dst, proto, icmp.quoted_dport)?;
+            let index = config.space.index_of(IpAddr::V4(icmp.quoted_dst), proto, icmp.quoted_dport)?;
             v(index, answer, attempt, ip.src == icmp.quoted_dst, None, icmp.quoted_id)
         }
     }

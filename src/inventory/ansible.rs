@@ -31,7 +31,7 @@
 use super::{too_many_nodes, Inventory, InventoryError, NamedNode, Node, MAX_EXPANSION, MAX_NODES};
 use crate::resolve::is_host_name;
 use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Most host entries (a host named in a group, once per line that names it)
 /// in one file: four per node of the largest inventory, bounding the memory
@@ -397,7 +397,7 @@ fn members(group: &str, groups: &HashMap<String, Group>) -> BTreeSet<String> {
 
 /// Where a host is: an address, or a DNS name to resolve.
 enum Address {
-    Ip(Ipv4Addr),
+    Ip(IpAddr),
     Name(String),
 }
 
@@ -412,7 +412,7 @@ fn host_address(name: &str, host: &Host, vars: &HashMap<usize, Vec<(String, Stri
             if key != "ip" && is_host_name(value) {
                 return Ok((Address::Name(value.to_string()), line));
             }
-            let what = if key == "ip" { "an IPv4 address" } else { "an IPv4 address or host name" };
+            let what = if key == "ip" { "an IP address" } else { "an IP address or host name" };
             return Err((line, format!("host \"{name}\": {key} \"{value}\" is not {what}")));
         }
     }

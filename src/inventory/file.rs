@@ -23,7 +23,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 #[derive(Deserialize)]
@@ -44,10 +44,10 @@ struct FileNode {
     roles: Roles,
 }
 
-/// A single IPv4 address or a host name (a `nodes:` entry is one node, not
+/// A single IP address (either family) or a host name (a `nodes:` entry is one node, not
 /// a CIDR).
 enum Addr {
-    Ip(Ipv4Addr),
+    Ip(IpAddr),
     Name(String),
 }
 
@@ -61,13 +61,13 @@ impl FromStr for Addr {
         if crate::resolve::is_host_name(s) {
             return Ok(Addr::Name(s.to_string()));
         }
-        Err(format!("\"{s}\" is not an IPv4 address or host name"))
+        Err(format!("\"{s}\" is not an IP address or host name"))
     }
 }
 
 impl<'de> Deserialize<'de> for Addr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor::new("an IPv4 address or host name"))
+        d.deserialize_str(StrVisitor::new("an IP address or host name"))
     }
 }
 

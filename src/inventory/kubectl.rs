@@ -20,7 +20,7 @@ use super::{too_many_nodes, Inventory, InventoryError, Node, MAX_NODES};
 use crate::plan::Protocol;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 
 #[derive(Deserialize)]
@@ -128,33 +128,21 @@ pub(super) fn node_roles(labels: &BTreeMap<String, String>) -> Vec<String> {
     roles.into_iter().collect()
 }
 
-fn node_address(node: &KubeNode) -> Result<Ipv4Addr, String> {
+/// Every InternalIP of a node: a dual-stack node has one per family, and
+/// each is audited.
+fn node_addresses(node: &KubeNode) -> Result<Vec<IpAddr>, String> {
     let name = &node.metadata.name;
-    let internal: Vec<&str> = node
-        .status
-        .addresses
-        .iter()
-        .filter(|a| a.kind == "InternalIP")
-        .map(|a| a.address.trim())
-        .collect();
-    let mut v6 = None;
-    for a in &internal {
+    let mut out = Vec::new();
+    for a in node.status.addresses.iter().filter(|a| a.kind == "InternalIP").map(|a| a.address.trim()) {
         match a.parse::<IpAddr>() {
-            Ok(IpAddr::V4(v4)) => return Ok(v4),
-            Ok(IpAddr::V6(_)) => v6 = v6.or(Some(*a)),
-            Err(_) => {
-                return Err(format!(
-                    "node \"{name}\": InternalIP \"{a}\" is not an IP address"
-                ))
-            }
+            Ok(ip) => out.push(ip),
+            Err(_) => return Err(format!("node \"{name}\": InternalIP \"{a}\" is not an IP address")),
         }
     }
-    Err(match v6 {
-        Some(a) => format!(
-            "node \"{name}\": no IPv4 InternalIP in status.addresses (only {a}; portsweep scans IPv4)"
-        ),
-        None => format!("node \"{name}\": no InternalIP in status.addresses"),
-    })
+    if out.is_empty() {
+        return Err(format!("node \"{name}\": no InternalIP in status.addresses"));
+    }
+    Ok(out)
 }
 
 /// The objects of kubectl JSON output: one object of kind `single`, or a
@@ -201,13 +189,10 @@ pub(super) fn nodes_from_json(text: &str, source_name: &str) -> Result<Inventory
                 format!("items[{i}] \"{name}\" is a {}, not a Node{hint}", item.kind),
             ));
         }
-        let address = node_address(item)
+        let addresses = node_addresses(item)
             .map_err(|m| InventoryError::at(source_name, name_line(text, name), m))?;
-        nodes.push(Node {
-            name: name.clone(),
-            address,
-            roles: node_roles(&item.metadata.labels),
-        });
+        let roles = node_roles(&item.metadata.labels);
+        nodes.extend(addresses.into_iter().map(|address| Node { name: name.clone(), address, roles: roles.clone() }));
     }
     Inventory::from_nodes(nodes).non_empty(source_name, "the node list is empty")
 }

@@ -47,7 +47,7 @@ use serde::Serialize;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -62,12 +62,12 @@ pub const MAX_NODES: u64 = 1 << 16;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Node {
     pub name: String,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub roles: Vec<String>,
 }
 
 impl Node {
-    pub fn new(name: impl Into<String>, address: Ipv4Addr, roles: &[&str]) -> Node {
+    pub fn new(name: impl Into<String>, address: IpAddr, roles: &[&str]) -> Node {
         Node {
             name: name.into(),
             address,
@@ -104,7 +104,7 @@ pub struct Inventory {
 /// What an address field holds: addresses, or a host name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostSpec {
-    Addresses(Vec<Ipv4Addr>),
+    Addresses(Vec<IpAddr>),
     Name(String),
 }
 
@@ -202,55 +202,69 @@ impl InventoryError {
 /// host name ([`is_host_name`]).
 ///
 /// `a.b.c.d`, `a.b.c.d/nn` (host bits are ignored, as a scanner does), and
-/// `a.b.c.d-e.f.g.h` or `a.b.c.d-h` (last octet); a dash after an address
-/// makes a range, so `10.0.0.1-3` is one and `worker-3` a name. More than
-/// [`MAX_EXPANSION`] addresses is refused.
+/// `a.b.c.d-e.f.g.h` or `a.b.c.d-h` (last octet); IPv6 the same way
+/// (`2001:db8::1`, `2001:db8::/120`, `2001:db8::1-2001:db8::9`); a dash
+/// after an address makes a range, so `10.0.0.1-3` is one and `worker-3` a
+/// name. More than [`MAX_EXPANSION`] addresses is refused.
 pub fn parse_host_spec(spec: &str) -> Result<HostSpec, String> {
     let s = spec.trim();
-    let not_addr = || format!("\"{s}\" is not an IPv4 address, CIDR, range or host name");
+    let not_addr = || format!("\"{s}\" is not an IP address, CIDR, range or host name");
+    let expand = |lo: IpAddr, count: u128| -> Vec<IpAddr> {
+        (0..count)
+            .map(|i| match lo {
+                IpAddr::V4(a) => IpAddr::V4((u32::from(a) + i as u32).into()),
+                IpAddr::V6(a) => IpAddr::V6((u128::from(a) + i).into()),
+            })
+            .collect()
+    };
+    let number = |a: IpAddr| match a {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    };
     if let Some((net, prefix)) = s.split_once('/') {
-        let addr: Ipv4Addr = net.trim().parse().map_err(|_| not_addr())?;
+        let addr: IpAddr = net.trim().parse().map_err(|_| not_addr())?;
+        let bits: u32 = if addr.is_ipv4() { 32 } else { 128 };
         let prefix: u32 = match prefix.trim().parse() {
-            Ok(p) if p <= 32 => p,
-            _ => return Err(format!("\"{s}\": the prefix length must be 0 to 32")),
+            Ok(p) if p <= bits => p,
+            _ => return Err(format!("\"{s}\": the prefix length must be 0 to {bits}")),
         };
-        let count = 1u64 << (32 - prefix);
-        if count > MAX_EXPANSION {
-            return Err(format!(
-                "CIDR {s} has {count} addresses; more than a /16 (65536) is refused"
-            ));
+        let count = 1u128.checked_shl(bits - prefix).unwrap_or(u128::MAX);
+        if count > MAX_EXPANSION as u128 {
+            let largest = if addr.is_ipv4() { "/16" } else { "/112" };
+            return Err(format!("CIDR {s} has {count} addresses; more than a {largest} (65536) is refused"));
         }
-        let mask = if prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - prefix)
+        // count <= 2^16, so the prefix is long enough for these shifts.
+        let base = number(addr) & !(count - 1);
+        let base = match addr {
+            IpAddr::V4(_) => IpAddr::V4((base as u32).into()),
+            IpAddr::V6(_) => IpAddr::V6(base.into()),
         };
-        let base = u32::from(addr) & mask;
-        return Ok(HostSpec::Addresses((base..=base | !mask).map(Ipv4Addr::from).collect()));
+        return Ok(HostSpec::Addresses(expand(base, count)));
     }
-    if let Some((a, b)) = s.split_once('-').filter(|(a, _)| a.trim().parse::<Ipv4Addr>().is_ok()) {
-        let start: Ipv4Addr = a.trim().parse().map_err(|_| not_addr())?;
+    if let Some((a, b)) = s.split_once('-').filter(|(a, _)| a.trim().parse::<IpAddr>().is_ok()) {
+        let start: IpAddr = a.trim().parse().map_err(|_| not_addr())?;
         let b = b.trim();
-        let end: Ipv4Addr = if b.contains('.') {
-            b.parse().map_err(|_| not_addr())?
-        } else {
-            let last: u8 = b.parse().map_err(|_| not_addr())?;
-            let [o1, o2, o3, _] = start.octets();
-            Ipv4Addr::new(o1, o2, o3, last)
+        let end: IpAddr = match (start, b.parse::<IpAddr>()) {
+            (_, Ok(end)) if end.is_ipv4() == start.is_ipv4() => end,
+            (IpAddr::V4(start), Err(_)) => {
+                let last: u8 = b.parse().map_err(|_| not_addr())?;
+                let [o1, o2, o3, _] = start.octets();
+                IpAddr::V4(std::net::Ipv4Addr::new(o1, o2, o3, last))
+            }
+            _ => return Err(not_addr()),
         };
-        let (lo, hi) = (u32::from(start), u32::from(end));
+        let (lo, hi) = (number(start), number(end));
         if lo > hi {
             return Err(format!("range {s} ends before it starts"));
         }
-        let count = u64::from(hi - lo) + 1;
-        if count > MAX_EXPANSION {
-            return Err(format!(
-                "range {s} has {count} addresses; more than a /16 (65536) is refused"
-            ));
+        let count = (hi - lo).saturating_add(1);
+        if count > MAX_EXPANSION as u128 {
+            let largest = if start.is_ipv4() { "/16" } else { "/112" };
+            return Err(format!("range {s} has {count} addresses; more than a {largest} (65536) is refused"));
         }
-        return Ok(HostSpec::Addresses((lo..=hi).map(Ipv4Addr::from).collect()));
+        return Ok(HostSpec::Addresses(expand(start, count)));
     }
-    if let Ok(a) = s.parse::<Ipv4Addr>() {
+    if let Ok(a) = s.parse::<IpAddr>() {
         return Ok(HostSpec::Addresses(vec![a]));
     }
     if is_host_name(s) {
@@ -269,7 +283,7 @@ impl Inventory {
     /// Normalizes nodes: canonical, sorted, deduplicated roles; one node per
     /// address (roles merged, the first real name kept); sorted by address.
     pub fn from_nodes(nodes: impl IntoIterator<Item = Node>) -> Inventory {
-        let mut by_addr: BTreeMap<Ipv4Addr, Node> = BTreeMap::new();
+        let mut by_addr: BTreeMap<IpAddr, Node> = BTreeMap::new();
         for mut node in nodes {
             match by_addr.entry(node.address) {
                 Entry::Vacant(v) => {
@@ -315,7 +329,7 @@ impl Inventory {
         let mut nodes = self.nodes;
         for n in self.unresolved {
             let addrs = resolved.get(&n.host).ok_or_else(|| InventoryError::Unresolved { origin: n.origin.clone(), host: n.host.clone() })?;
-            nodes.extend(addrs.iter().map(|&address| Node { name: n.name.clone(), address, roles: n.roles.clone() }));
+            nodes.extend(addrs.iter().map(|&address| Node { name: n.name.clone(), address: IpAddr::V4(address), roles: n.roles.clone() }));
         }
         Ok(Inventory::from_nodes(nodes))
     }
@@ -406,7 +420,7 @@ impl Inventory {
     }
 
     /// The node at `address`.
-    pub fn get(&self, address: Ipv4Addr) -> Option<&Node> {
+    pub fn get(&self, address: IpAddr) -> Option<&Node> {
         self.nodes
             .binary_search_by_key(&address, |n| n.address)
             .ok()

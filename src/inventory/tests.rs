@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn ip(s: &str) -> Ipv4Addr {
+fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
@@ -15,7 +15,7 @@ fn summary(inv: &Inventory) -> Vec<String> {
 }
 
 /// The addresses of an address, CIDR or range.
-fn expand_addresses(spec: &str) -> Result<Vec<Ipv4Addr>, String> {
+fn expand_addresses(spec: &str) -> Result<Vec<IpAddr>, String> {
     match parse_host_spec(spec)? {
         HostSpec::Addresses(a) => Ok(a),
         HostSpec::Name(n) => Err(format!("{n} is a name")),
@@ -81,17 +81,30 @@ fn cidr_and_range_expansion() {
     );
     assert_eq!(
         expand_addresses("10.0.0.300").unwrap_err(),
-        "\"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
+        "\"10.0.0.300\" is not an IP address, CIDR, range or host name"
+    );
+    // IPv6: addresses, CIDRs and ranges up to a /112.
+    assert_eq!(expand_addresses("2001:2::1").unwrap(), vec![ip("2001:2::1")]);
+    assert_eq!(expand_addresses("2001:2::5/126").unwrap(), vec![ip("2001:2::4"), ip("2001:2::5"), ip("2001:2::6"), ip("2001:2::7")]);
+    assert_eq!(expand_addresses("2001:2::fffe-2001:2::1:1").unwrap(), vec![ip("2001:2::fffe"), ip("2001:2::ffff"), ip("2001:2::1:0"), ip("2001:2::1:1")]);
+    assert_eq!(expand_addresses("2001:2::/112").unwrap().len(), 65536);
+    assert_eq!(
+        expand_addresses("2001:2::/111").unwrap_err(),
+        "CIDR 2001:2::/111 has 131072 addresses; more than a /112 (65536) is refused"
     );
     assert_eq!(
-        expand_addresses("fd00::1").unwrap_err(),
-        "\"fd00::1\" is not an IPv4 address, CIDR, range or host name"
+        expand_addresses("2001:2::/129").unwrap_err(),
+        "\"2001:2::/129\": the prefix length must be 0 to 128"
+    );
+    assert_eq!(
+        expand_addresses("2001:2::1-9").unwrap_err(),
+        "\"2001:2::1-9\" is not an IP address, CIDR, range or host name"
     );
     assert_eq!(parse_host_spec(" worker-3.lab.test ").unwrap(), HostSpec::Name("worker-3.lab.test".into()));
     assert_eq!(parse_host_spec("worker-3").unwrap(), HostSpec::Name("worker-3".into()));
     assert_eq!(
         expand_addresses("10.0.0.1-x").unwrap_err(),
-        "\"10.0.0.1-x\" is not an IPv4 address, CIDR, range or host name"
+        "\"10.0.0.1-x\" is not an IP address, CIDR, range or host name"
     );
     assert_eq!(
         expand_addresses("10.0.0.0/33").unwrap_err(),
@@ -158,7 +171,7 @@ fn cli_flags() {
     let e = Inventory::from_cli(&[("worker", &["10.0.0.1", "10.0.0.300"][..])]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "--worker 10.0.0.300: \"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
+        "--worker 10.0.0.300: \"10.0.0.300\" is not an IP address, CIDR, range or host name"
     );
     let e = Inventory::from_cli(&[("control-plane", &["10.0.0.0/8"][..])]).unwrap_err();
     assert_eq!(
@@ -180,7 +193,7 @@ fn yaml_errors_name_line_and_field() {
             "inv.yaml",
             y
         ),
-        "inv.yaml:4:7: roles.worker[1]: \"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
+        "inv.yaml:4:7: roles.worker[1]: \"10.0.0.300\" is not an IP address, CIDR, range or host name"
     );
     assert_eq!(
         err("roles:\n  worker: 10.0.0.0/8\n", "inv.yaml", y),
@@ -196,7 +209,7 @@ fn yaml_errors_name_line_and_field() {
             "inv.yaml",
             y
         ),
-        "inv.yaml:3:14: nodes[0].address: \"10.0.0.0/24\" is not an IPv4 address or host name"
+        "inv.yaml:3:14: nodes[0].address: \"10.0.0.0/24\" is not an IP address or host name"
     );
     assert_eq!(
         err(
@@ -233,7 +246,7 @@ fn toml_errors_name_the_line() {
             "inv.toml",
             t
         ),
-        "inv.toml:2: \"10.0.0.300\" is not an IPv4 address, CIDR, range or host name"
+        "inv.toml:2: \"10.0.0.300\" is not an IP address, CIDR, range or host name"
     );
     assert_eq!(
         err(
@@ -272,15 +285,24 @@ const ONE_NODE: &str = r#"{
 }"#;
 
 #[test]
+fn kubectl_dual_stack_node_is_audited_on_each_address() {
+    let text = ONE_NODE.replace(
+        r#"{"address": "ADDR", "type": "InternalIP"},"#,
+        r#"{"address": "2001:2::9", "type": "InternalIP"}, {"address": "198.19.0.9", "type": "InternalIP"},"#,
+    );
+    let inv = Inventory::parse(&text, "nodes.json", InventoryFormat::KubectlJson).unwrap();
+    assert_eq!(summary(&inv), ["198.19.0.9 cp-9 control-plane", "2001:2::9 cp-9 control-plane"]);
+    // An IPv6-only node is a node too (it was refused before dual-stack).
+    let inv = Inventory::parse(&ONE_NODE.replace("ADDR", "2001:2:0:0::a"), "nodes.json", InventoryFormat::KubectlJson).unwrap();
+    assert_eq!(summary(&inv), ["2001:2::a cp-9 control-plane"]);
+}
+
+#[test]
 fn kubectl_node_errors() {
     let k = InventoryFormat::KubectlJson;
     assert_eq!(
         err(&ONE_NODE.replace("ADDR", "10.0.0.300"), "nodes.json", k),
         "nodes.json:9: node \"cp-9\": InternalIP \"10.0.0.300\" is not an IP address"
-    );
-    assert_eq!(
-        err(&ONE_NODE.replace("ADDR", "fd00::9"), "nodes.json", k),
-        "nodes.json:9: node \"cp-9\": no IPv4 InternalIP in status.addresses (only fd00::9; portsweep scans IPv4)"
     );
     assert_eq!(
         err(
@@ -447,7 +469,7 @@ fn ansible_errors_name_line_and_host() {
     let a = InventoryFormat::AnsibleIni;
     assert_eq!(
         err(INI, "inventory.ini", a),
-        "inventory.ini:6: host \"node3\": ansible_host \"10.0.0.300\" is not an IPv4 address or host name"
+        "inventory.ini:6: host \"node3\": ansible_host \"10.0.0.300\" is not an IP address or host name"
     );
     assert_eq!(
         err(
@@ -458,15 +480,15 @@ fn ansible_errors_name_line_and_host() {
             "inventory.ini",
             a
         ),
-        "inventory.ini:6: host \"node3\": ip \"10.3.0.x\" is not an IPv4 address"
+        "inventory.ini:6: host \"node3\": ip \"10.3.0.x\" is not an IP address"
     );
     assert_eq!(
         err(&INI.replace("node3 ansible_host=10.0.0.300", "node3 ansible_host=-bad-"), "inventory.ini", a),
-        "inventory.ini:6: host \"node3\": ansible_host \"-bad-\" is not an IPv4 address or host name"
+        "inventory.ini:6: host \"node3\": ansible_host \"-bad-\" is not an IP address or host name"
     );
     assert_eq!(
         err(&INI.replace("node3 ansible_host=10.0.0.300", "node3 ip=node3.lab.test"), "inventory.ini", a),
-        "inventory.ini:6: host \"node3\": ip \"node3.lab.test\" is not an IPv4 address"
+        "inventory.ini:6: host \"node3\": ip \"node3.lab.test\" is not an IP address"
     );
     assert_eq!(
         err(&INI.replace("[kube_node]", "[kube_node:hosts]"), "inventory.ini", a),

@@ -5,7 +5,7 @@
 //! silence: masscan lists only open and closed (the rest is filtered);
 //! nmap names an "Ignored State" for the ports it does not list.
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::scenario::Scenario;
 use crate::report::ScanReport;
@@ -14,14 +14,14 @@ use crate::space::{HostSet, PortList, Protocol};
 /// What a tool said: explicit states per pair, and per-host defaults.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ToolStates {
-    pub pairs: HashMap<(Ipv4Addr, Protocol, u16), String>,
-    pub host_default: HashMap<Ipv4Addr, String>,
+    pub pairs: HashMap<(IpAddr, Protocol, u16), String>,
+    pub host_default: HashMap<IpAddr, String>,
     /// For pairs neither listed nor covered by a host default.
     pub default: String,
 }
 
 impl ToolStates {
-    pub fn state(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> &str {
+    pub fn state(&self, addr: IpAddr, proto: Protocol, port: u16) -> &str {
         self.pairs.get(&(addr, proto, port)).or_else(|| self.host_default.get(&addr)).map(String::as_str).unwrap_or(&self.default)
     }
 }
@@ -32,7 +32,7 @@ pub fn parse_masscan_list(text: &str) -> ToolStates {
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let f: Vec<&str> = line.split_whitespace().collect();
         if let [state, "tcp", port, addr, ..] = f[..] {
-            if let (Ok(port), Ok(addr)) = (port.parse::<u16>(), addr.parse::<Ipv4Addr>()) {
+            if let (Ok(port), Ok(addr)) = (port.parse::<u16>(), addr.parse::<IpAddr>()) {
                 // masscan may report a pair twice (retries): open wins.
                 let e = t.pairs.entry((addr, Protocol::Tcp, port)).or_insert_with(|| state.to_string());
                 if state == "open" {
@@ -48,7 +48,7 @@ pub fn parse_masscan_list(text: &str) -> ToolStates {
 pub fn parse_nmap_grepable(text: &str) -> ToolStates {
     let mut t = ToolStates { default: "filtered".into(), ..Default::default() };
     for line in text.lines().filter(|l| l.starts_with("Host: ")) {
-        let Some(addr) = line[6..].split_whitespace().next().and_then(|a| a.parse::<Ipv4Addr>().ok()) else { continue };
+        let Some(addr) = line[6..].split_whitespace().next().and_then(|a| a.parse::<IpAddr>().ok()) else { continue };
         for field in line.split('\t') {
             if let Some(ports) = field.strip_prefix("Ports: ") {
                 for entry in ports.split(", ") {
@@ -92,7 +92,7 @@ impl Score {
 
 /// Scores `state(addr, protocol, port)` against the scenario for its
 /// targets × ports.
-pub fn score(scenario: &Scenario, state: impl Fn(Ipv4Addr, Protocol, u16) -> String) -> Score {
+pub fn score(scenario: &Scenario, state: impl Fn(IpAddr, Protocol, u16) -> String) -> Score {
     let oracle = scenario.oracle();
     let (Ok(hosts), Ok(ports)) = (HostSet::parse(&scenario.targets, &scenario.exclude), PortList::parse(&scenario.ports, Protocol::Tcp)) else {
         return Score::default();
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn masscan_list() {
         let t = parse_masscan_list("#masscan\nopen tcp 80 198.19.1.1 1700000000\nclosed tcp 81 198.19.1.1 1700000000\nopen tcp 81 198.19.1.1 1700000001\n# end\n");
-        let a = Ipv4Addr::new(198, 19, 1, 1);
+        let a = IpAddr::from([198, 19, 1, 1]);
         assert_eq!(t.state(a, Protocol::Tcp, 80), "open");
         assert_eq!(t.state(a, Protocol::Tcp, 81), "open", "open wins over an earlier closed");
         assert_eq!(t.state(a, Protocol::Tcp, 82), "filtered");
@@ -136,20 +136,20 @@ mod tests {
     fn nmap_grepable() {
         let text = "# Nmap 7.93 scan initiated\nHost: 198.19.1.1 ()\tStatus: Up\nHost: 198.19.1.1 ()\tPorts: 80/open/tcp//http///, 443/filtered/tcp//https///\tIgnored State: closed (2795)\nHost: 198.19.1.250 ()\tStatus: Up\nHost: 198.19.1.250 ()\tPorts: \tIgnored State: filtered (2797)\n# Nmap done\n";
         let t = parse_nmap_grepable(text);
-        let a = Ipv4Addr::new(198, 19, 1, 1);
+        let a = IpAddr::from([198, 19, 1, 1]);
         let tcp = Protocol::Tcp;
         assert_eq!(t.state(a, tcp, 80), "open");
         assert_eq!(t.state(a, tcp, 443), "filtered");
         assert_eq!(t.state(a, tcp, 22), "closed");
-        assert_eq!(t.state(Ipv4Addr::new(198, 19, 1, 250), tcp, 22), "filtered");
-        assert_eq!(t.state(Ipv4Addr::new(198, 19, 1, 251), tcp, 22), "filtered");
+        assert_eq!(t.state(IpAddr::from([198, 19, 1, 250]), tcp, 22), "filtered");
+        assert_eq!(t.state(IpAddr::from([198, 19, 1, 251]), tcp, 22), "filtered");
     }
 
     #[test]
     fn nmap_udp_grepable() {
         let text = "# Nmap 7.93 scan initiated\nHost: 198.19.1.1 ()\tStatus: Up\nHost: 198.19.1.1 ()\tPorts: 123/closed/udp//ntp///, 8285/closed/udp/////, 8472/open|filtered/udp//otv///\nHost: 198.19.1.2 ()\tPorts: 8472/open|filtered/udp//otv///\tIgnored State: closed (2)\n";
         let t = parse_nmap_grepable(text);
-        let (a, b, udp) = (Ipv4Addr::new(198, 19, 1, 1), Ipv4Addr::new(198, 19, 1, 2), Protocol::Udp);
+        let (a, b, udp) = (IpAddr::from([198, 19, 1, 1]), IpAddr::from([198, 19, 1, 2]), Protocol::Udp);
         assert_eq!((t.state(a, udp, 123), t.state(a, udp, 8285), t.state(a, udp, 8472)), ("closed", "closed", "open|filtered"));
         assert_eq!((t.state(b, udp, 123), t.state(b, udp, 8472)), ("closed", "open|filtered"));
         assert_eq!(t.state(a, Protocol::Tcp, 8472), "filtered", "not the UDP entry: the tool's default");

@@ -14,7 +14,7 @@
 //! a CA named `etcd-ca` for etcd (server certificate for the lab address,
 //! client certificates required), a self-signed one for nginx.
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -81,7 +81,7 @@ impl DaemonKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonSpec {
     pub kind: DaemonKind,
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     /// TCP ports (UDP for chrony); etcd takes exactly two: client, peer.
     pub ports: Vec<u16>,
 }
@@ -127,7 +127,7 @@ fn cert_error(e: rcgen::Error) -> LabError {
 
 /// A CA named `name` and a server certificate it signs for `address`
 /// (PEM files `ca.pem`, `server.pem`, `server-key.pem` in `dir`).
-fn make_certs(dir: &Path, ca_name: &str, address: Ipv4Addr) -> Result<(), LabError> {
+fn make_certs(dir: &Path, ca_name: &str, address: IpAddr) -> Result<(), LabError> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType};
     let ca_key = KeyPair::generate().map_err(cert_error)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
@@ -138,7 +138,7 @@ fn make_certs(dir: &Path, ca_name: &str, address: Ipv4Addr) -> Result<(), LabErr
     let key = KeyPair::generate().map_err(cert_error)?;
     let mut server = CertificateParams::new(vec!["localhost".to_string()]).map_err(cert_error)?;
     server.distinguished_name.push(DnType::CommonName, format!("lab-{address}"));
-    server.subject_alt_names.push(SanType::IpAddress(address.into()));
+    server.subject_alt_names.push(SanType::IpAddress(address));
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     let cert = server.signed_by(&key, &issuer).map_err(cert_error)?;
     write(dir, "ca.pem", &ca_cert.pem())?;
@@ -165,7 +165,11 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
     check_installed([spec.kind])?;
     let dir = tempfile::Builder::new().prefix("psw-daemon-").tempdir()?;
     let d = dir.path();
-    let a = spec.address;
+    // In URLs and listen directives an IPv6 address takes brackets.
+    let a = match spec.address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
     let port = |i: usize| spec.ports.get(i).copied().unwrap_or_else(|| spec.kind.default_ports()[i.min(spec.kind.default_ports().len() - 1)]);
     let path = |p: &str| d.join(p).display().to_string();
     let (program, args): (&str, Vec<String>) = match spec.kind {
@@ -175,7 +179,7 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
             let (client, peer) = (format!("{scheme}://{a}:{}", port(0)), format!("{scheme}://{a}:{}", port(1)));
             let mut v: Vec<String> = ["--name", "lab", "--data-dir", &path("data"), "--listen-client-urls", &client, "--advertise-client-urls", &client, "--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("lab={peer}")].iter().map(|s| s.to_string()).collect();
             if tls {
-                make_certs(d, "etcd-ca", a)?;
+                make_certs(d, "etcd-ca", spec.address)?;
                 let (ca, cert, key) = (path("ca.pem"), path("server.pem"), path("server-key.pem"));
                 for (flag, value) in [("--cert-file", &cert), ("--key-file", &key), ("--trusted-ca-file", &ca), ("--peer-cert-file", &cert), ("--peer-key-file", &key), ("--peer-trusted-ca-file", &ca)] {
                     v.extend([flag.to_string(), value.clone()]);
@@ -192,7 +196,7 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
                 servers.push_str(&format!("  server {{ listen {a}:{p}{}; location / {{ return 404; }} }}\n", if tls { " ssl" } else { "" }));
             }
             if tls {
-                make_certs(d, "lab-nginx-ca", a)?;
+                make_certs(d, "lab-nginx-ca", spec.address)?;
                 servers = format!("  ssl_certificate {};\n  ssl_certificate_key {};\n{servers}", path("server.pem"), path("server-key.pem"));
             }
             let conf = format!(
@@ -210,7 +214,7 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
             ("haproxy", vec!["-db".into(), "-f".into(), conf.display().to_string()])
         }
         DaemonKind::Redis | DaemonKind::RedisAuth => {
-            let mut conf = format!("bind {a}\nport {}\nprotected-mode no\nsave \"\"\nappendonly no\ndir {}\nlogfile {}\ndaemonize no\n", port(0), d.display(), path("redis.log"));
+            let mut conf = format!("bind {}\nport {}\nprotected-mode no\nsave \"\"\nappendonly no\ndir {}\nlogfile {}\ndaemonize no\n", spec.address, port(0), d.display(), path("redis.log"));
             if spec.kind == DaemonKind::RedisAuth {
                 let mut secret = [0u8; 16];
                 getrandom::fill(&mut secret).map_err(|e| LabError::Io(io::Error::other(e.to_string())))?;
@@ -222,12 +226,12 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
         DaemonKind::Bird => {
             // A neighbour that does not exist (inside the lab range, with no
             // route): BIRD listens, and closes connections from anyone else.
-            let conf = format!("router id {a};\nprotocol device {{ }}\nprotocol bgp lab {{\n  local {a} port {} as 65001;\n  neighbor 198.18.255.254 as 65002;\n  strict bind yes;\n  multihop;\n  ipv4 {{ import none; export none; }};\n}}\n", port(0));
+            let conf = format!("router id {};\nprotocol device {{ }}\nprotocol bgp lab {{\n  local {} port {} as 65001;\n  neighbor 198.18.255.254 as 65002;\n  strict bind yes;\n  multihop;\n  ipv4 {{ import none; export none; }};\n}}\n", "198.18.0.2", spec.address, port(0));
             let conf = write(d, "bird.conf", &conf)?;
             ("bird", vec!["-f".into(), "-c".into(), conf.display().to_string(), "-s".into(), path("bird.ctl"), "-P".into(), path("bird.pid")])
         }
         DaemonKind::Chrony => {
-            let conf = format!("bindaddress {a}\nport {}\nallow all\nlocal stratum 10\ncmdport 0\npidfile {}\ndriftfile {}\n", port(0), path("chronyd.pid"), path("drift"));
+            let conf = format!("bindaddress {}\nport {}\nallow all\nlocal stratum 10\ncmdport 0\npidfile {}\ndriftfile {}\n", spec.address, port(0), path("chronyd.pid"), path("drift"));
             let conf = write(d, "chrony.conf", &conf)?;
             ("chronyd", vec!["-f".into(), conf.display().to_string(), "-d".into(), "-x".into(), "-u".into(), "root".into()])
         }
@@ -245,7 +249,7 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
         .spawn()
         .map_err(|e| LabError::Command { command: format!("ip netns exec {ns} {program}"), stderr: e.to_string() })?;
     let mut daemon = Daemon { spec: spec.clone(), child, dir };
-    daemon.wait_ready(ns, SocketAddr::from((a, port(0))))?;
+    daemon.wait_ready(ns, SocketAddr::new(spec.address, port(0)))?;
     Ok(daemon)
 }
 

@@ -222,7 +222,12 @@ pub fn forge_flood(targets: &HostSet, ports: &[u16], scanner: Ipv4Addr, per_cate
     let mut wrong_cookies = Vec::new();
     for i in 0..per_category {
         for category in Category::ALL {
-            let src = targets.addr(rng.next_u64() % targets.len().max(1));
+            // The flood forges IPv4 replies: an IPv6 target stands in as
+            // an address never probed.
+            let src = match targets.addr(rng.next_u64() % targets.len().max(1)) {
+                std::net::IpAddr::V4(a) => a,
+                std::net::IpAddr::V6(_) => unprobed(rng),
+            };
             let sport = ports.get(rng.next_u64() as usize % ports.len().max(1)).copied().unwrap_or(443);
             let dport = our_port(rng);
             let (seq, ack) = (rng.next_u64() as u32, rng.next_u64() as u32);

@@ -13,7 +13,7 @@
 //! [`super::etc`]), removed with it.
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -164,7 +164,7 @@ impl Lab {
         let _ = writeln!(script, "addr add {TARGET_GATEWAY}/30 dev {TARGET_IF}");
         let _ = writeln!(script, "link set lo up");
         let _ = writeln!(script, "link set {TARGET_IF} up");
-        for &(a, b) in scenario.present_hosts().ranges() {
+        for (a, b) in scenario.present_hosts().v4_ranges() {
             for (net, prefix) in cidrs(a, b) {
                 let _ = writeln!(script, "route add local {net}/{prefix} dev lo");
             }
@@ -211,7 +211,7 @@ impl Lab {
                 }
             }
         }
-        let dead: Vec<String> = scenario.dead_hosts().ranges().iter().flat_map(|&(a, b)| cidrs(a, b)).map(|(n, p)| format!("{n}/{p}")).collect();
+        let dead: Vec<String> = scenario.dead_hosts().v4_ranges().flat_map(|(a, b)| cidrs(a, b)).map(|(n, p)| format!("{n}/{p}")).collect();
         let loss = (scenario.loss_percent * 10.0).round() as u32;
         let mut out = String::from("table ip psw {\n");
         let set = |out: &mut String, name: &str, ty: &str, elements: &[String]| {
@@ -272,7 +272,7 @@ impl Lab {
         // Pairs a real daemon serves are left to it; on a port a daemon
         // binds, the other addresses get listeners of their own (a wildcard
         // listener would take the port from the daemon).
-        let daemon_pairs: BTreeSet<(Protocol, Ipv4Addr, u16)> = scenario.daemons.iter().flat_map(|d| d.ports.iter().map(move |&p| (if d.kind.udp() { Protocol::Udp } else { Protocol::Tcp }, d.address, p))).collect();
+        let daemon_pairs: BTreeSet<(Protocol, std::net::IpAddr, u16)> = scenario.daemons.iter().flat_map(|d| d.ports.iter().map(move |&p| (if d.kind.udp() { Protocol::Udp } else { Protocol::Tcp }, d.address, p))).collect();
         let daemon_ports: BTreeSet<u16> = daemon_pairs.iter().filter(|d| d.0 == Protocol::Tcp).map(|d| d.2).collect();
         let mut pair_listeners = Vec::new();
         for addr in scenario.present_hosts().iter() {
@@ -300,7 +300,7 @@ impl Lab {
         }
         let listeners = in_netns(&self.target_ns, || -> io::Result<Vec<TcpListener>> {
             let mut v = Vec::with_capacity(ports.len());
-            let wildcard = ports.iter().map(|&p| (Ipv4Addr::UNSPECIFIED, p));
+            let wildcard = ports.iter().map(|&p| (std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), p));
             for (addr, port) in wildcard.chain(pair_listeners.iter().copied()) {
                 let l = TcpListener::bind((addr, port))?;
                 // SAFETY: re-listen on our own socket to deepen its backlog.
@@ -390,7 +390,7 @@ impl Lab {
 
 /// Behaviour of each port range of `addr` that differs from "closed",
 /// resolved over the rules in order (later rules win).
-fn pair_behaviours(scenario: &Scenario, addr: Ipv4Addr, proto: Protocol) -> Vec<((u16, u16), Behaviour)> {
+fn pair_behaviours(scenario: &Scenario, addr: IpAddr, proto: Protocol) -> Vec<((u16, u16), Behaviour)> {
     // Every port some rule names for this host starts an interval and the
     // port after it ends one, so each interval has a single behaviour.
     let mut edges = std::collections::BTreeSet::new();

@@ -247,7 +247,12 @@ fn ipv4_header(b: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8) {
 pub fn forge_strays(hosts: &HostSet, scanner: Ipv4Addr, count: u32, rng: &mut Rng) -> Vec<Vec<u8>> {
     (0..count)
         .map(|_| {
-            let src = hosts.addr(rng.next_u64() % hosts.len().max(1));
+            // Strays are IPv4 (the simulated network is): an IPv6 host
+            // stands in as the first lab address.
+            let src = match hosts.addr(rng.next_u64() % hosts.len().max(1)) {
+                std::net::IpAddr::V4(a) => a,
+                std::net::IpAddr::V6(_) => Ipv4Addr::new(198, 19, 0, 1),
+            };
             let r = rng.next_u64();
             let sport = (r % 65535) as u16 + 1;
             let dport = SPORT_BASE + ((r >> 16) % (65536 - SPORT_BASE as u64)) as u16;
@@ -353,11 +358,11 @@ impl SimSink {
     /// as wrong states).
     fn answer(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
         let probe = Probe::parse(bytes)?;
-        if self.rng.chance(self.loss) || !self.oracle.host_up(probe.dst) {
+        if self.rng.chance(self.loss) || !self.oracle.host_up(probe.dst.into()) {
             return None;
         }
         let (src, dst, sport, dport) = (probe.dst, probe.src, probe.dport, probe.sport);
-        let reply = match (probe.transport, self.oracle.behaviour(probe.dst, probe.protocol(), probe.dport)) {
+        let reply = match (probe.transport, self.oracle.behaviour(probe.dst.into(), probe.protocol(), probe.dport)) {
             (Transport::Syn { seq }, Behaviour::Open) => tcp_packet(src, dst, sport, dport, 7, seq.wrapping_add(1), TcpFlags::SYN | TcpFlags::ACK),
             (Transport::Syn { seq }, Behaviour::Closed) => tcp_packet(src, dst, sport, dport, 0, seq.wrapping_add(1), TcpFlags::RST | TcpFlags::ACK),
             (Transport::Datagram { payload }, Behaviour::Open) => match (sport, super::responder::ntp_reply(payload)) {

@@ -4,13 +4,13 @@
 //! `PortList` (or its report code) shares their bugs, and a scan that drops
 //! a port or misreads a range would still look exact. So the addresses and
 //! ports a scenario names are read here again with a deliberately small,
-//! separate reader (std's `Ipv4Addr` and integer parsing, nothing of
+//! separate reader (std's `IpAddr` and integer parsing, nothing of
 //! `space`), and [`Expected`] enumerates the (host, port) pairs a correct scan
 //! covers from that reading. The lab itself may be built with the scanner's
 //! parsers: if they were wrong, the truth would disagree with the lab and
 //! the scan, and the check fails.
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::space::Protocol;
 
@@ -23,31 +23,54 @@ pub struct Truth {
     pub reason: &'static str,
 }
 
-/// Inclusive address ranges as u32.
-fn address_ranges(tokens: &[String]) -> Result<Vec<(u32, u32)>, String> {
+/// An inclusive address range: (is IPv6, first, last) as numbers.
+type Range = (bool, u128, u128);
+
+fn as_number(a: IpAddr) -> (bool, u128) {
+    match a {
+        IpAddr::V4(a) => (false, u32::from(a) as u128),
+        IpAddr::V6(a) => (true, u128::from(a)),
+    }
+}
+
+/// Inclusive address ranges of either family.
+fn address_ranges(tokens: &[String]) -> Result<Vec<Range>, String> {
     let mut out = Vec::new();
     for t in tokens.iter().flat_map(|t| t.split([',', ' '])).map(str::trim).filter(|t| !t.is_empty()) {
-        let ip = |s: &str| s.trim().parse::<Ipv4Addr>().map(u32::from).map_err(|_| format!("{s:?} is not an address"));
+        let ip = |s: &str| s.trim().parse::<IpAddr>().map(as_number).map_err(|_| format!("{s:?} is not an address"));
         let range = if let Some((a, b)) = t.split_once('-') {
-            (ip(a)?, ip(b)?)
+            let ((f, a), (g, b)) = (ip(a)?, ip(b)?);
+            if f != g {
+                return Err(format!("{t:?}: mixed families"));
+            }
+            (f, a, b)
         } else if let Some((a, bits)) = t.split_once('/') {
+            let (v6, start) = ip(a)?;
+            let width = if v6 { 128 } else { 32 };
             let bits: u32 = bits.parse().map_err(|_| format!("{t:?}: bad prefix"))?;
-            if bits > 32 {
+            if bits > width {
                 return Err(format!("{t:?}: bad prefix"));
             }
-            let size = 1u64 << (32 - bits);
-            let start = ip(a)? as u64 & !(size - 1);
-            (start as u32, (start + size - 1) as u32)
+            let host_mask = if bits == 0 { if v6 { u128::MAX } else { u32::MAX as u128 } } else { (1u128 << (width - bits)) - 1 };
+            (v6, start & !host_mask, (start & !host_mask) | host_mask)
         } else {
-            let a = ip(t)?;
-            (a, a)
+            let (v6, a) = ip(t)?;
+            (v6, a, a)
         };
-        if range.0 > range.1 {
+        if range.1 > range.2 {
             return Err(format!("{t:?}: start after end"));
         }
         out.push(range);
     }
     Ok(out)
+}
+
+fn to_addr(v6: bool, n: u128) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(n))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(n as u32))
+    }
 }
 
 /// (protocol, first, last) runs of a port spec: `22,80-81,U:123,T:1`.
@@ -76,16 +99,16 @@ fn port_runs(spec: &str) -> Result<Vec<(Protocol, u16, u16)>, String> {
     Ok(out)
 }
 
-fn covers(ranges: &[(u32, u32)], addr: Ipv4Addr) -> bool {
-    let a = u32::from(addr);
-    ranges.iter().any(|&(x, y)| x <= a && a <= y)
+fn covers(ranges: &[Range], addr: IpAddr) -> bool {
+    let (v6, a) = as_number(addr);
+    ranges.iter().any(|&(f, x, y)| f == v6 && x <= a && a <= y)
 }
 
 /// The pairs a scan of the scenario's `[scan]` section must cover: every
 /// target address (minus exclusions) × every listed port, sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    pub hosts: Vec<Ipv4Addr>,
+    pub hosts: Vec<IpAddr>,
     pub ports: Vec<(Protocol, u16)>,
 }
 
@@ -94,10 +117,10 @@ impl Expected {
         let include = address_ranges(&scenario.targets)?;
         let exclude = address_ranges(&scenario.exclude)?;
         let mut hosts = BTreeSet::new();
-        for &(a, b) in &include {
+        for &(v6, a, b) in &include {
             for x in a..=b {
-                if !exclude.iter().any(|&(p, q)| p <= x && x <= q) {
-                    hosts.insert(Ipv4Addr::from(x));
+                if !exclude.iter().any(|&(f, p, q)| f == v6 && p <= x && x <= q) {
+                    hosts.insert(to_addr(v6, x));
                 }
             }
         }
@@ -120,7 +143,7 @@ impl Expected {
 
 #[derive(Debug, Clone)]
 struct TruthRule {
-    hosts: Vec<(u32, u32)>,
+    hosts: Vec<Range>,
     ports: Vec<(Protocol, u16, u16, Behaviour)>,
     dead: bool,
 }
@@ -151,7 +174,7 @@ impl Oracle {
     }
 
     /// How the lab treats `addr:port` (later rules win; closed by default).
-    pub fn behaviour(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Behaviour {
+    pub fn behaviour(&self, addr: IpAddr, proto: Protocol, port: u16) -> Behaviour {
         let mut b = Behaviour::Closed;
         for rule in self.rules.iter().filter(|r| covers(&r.hosts, addr)) {
             // Within a rule, open/closed/drop/prohibit apply in that order.
@@ -165,11 +188,11 @@ impl Oracle {
     }
 
     /// The address exists (some rule names it) and is not dead.
-    pub fn host_up(&self, addr: Ipv4Addr) -> bool {
+    pub fn host_up(&self, addr: IpAddr) -> bool {
         self.rules.iter().any(|r| covers(&r.hosts, addr)) && !self.rules.iter().any(|r| r.dead && covers(&r.hosts, addr))
     }
 
-    pub fn truth(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Truth {
+    pub fn truth(&self, addr: IpAddr, proto: Protocol, port: u16) -> Truth {
         let behaviour = if self.host_up(addr) { self.behaviour(addr, proto, port) } else { Behaviour::Drop };
         let t = |state, reason| Truth { state, reason };
         match (proto, behaviour) {
@@ -191,9 +214,14 @@ mod tests {
     #[test]
     fn reads_addresses_and_ports_without_the_scanner() {
         let r = address_ranges(&["198.19.1.0/30, 198.19.2.5".into(), "198.19.3.1-198.19.3.2".into()]).unwrap();
-        let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap());
-        assert_eq!(r, vec![(ip("198.19.1.0"), ip("198.19.1.3")), (ip("198.19.2.5"), ip("198.19.2.5")), (ip("198.19.3.1"), ip("198.19.3.2"))]);
-        assert_eq!(address_ranges(&["0.0.0.0/0".into()]).unwrap(), vec![(0, u32::MAX)]);
+        let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap()) as u128;
+        assert_eq!(r, vec![(false, ip("198.19.1.0"), ip("198.19.1.3")), (false, ip("198.19.2.5"), ip("198.19.2.5")), (false, ip("198.19.3.1"), ip("198.19.3.2"))]);
+        assert_eq!(address_ranges(&["0.0.0.0/0".into()]).unwrap(), vec![(false, 0, u32::MAX as u128)]);
+        // IPv6, read with std's parser only: 2001:2::/126 is 4 addresses.
+        let base = u128::from("2001:2::".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(address_ranges(&["2001:2::/126, 2001:2::1:5-2001:2::1:6".into()]).unwrap(), vec![(true, base, base + 3), (true, base + 0x10005, base + 0x10006)]);
+        assert!(address_ranges(&["2001:2::9-198.19.1.1".into()]).is_err());
+        assert!(address_ranges(&["2001:2::/129".into()]).is_err());
         assert!(address_ranges(&["198.19.1.9-198.19.1.1".into()]).is_err());
         assert!(address_ranges(&["198.19.1.0/33".into()]).is_err());
         assert_eq!(

@@ -7,7 +7,7 @@
 //! drops a host or a port, or a lookup bug, shows as a failure rather than
 //! as fewer pairs checked.
 use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::scenario::Scenario;
 use super::truth::{Expected, Oracle};
@@ -17,7 +17,7 @@ use crate::space::Protocol;
 /// One pair the report got wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub protocol: Protocol,
     pub port: u16,
     pub expected: String,
@@ -33,11 +33,11 @@ pub struct Verification {
     pub exact: u64,
     /// Pairs left silent by an interrupted scan (see [`verify_interrupted`]).
     pub unanswered: u64,
-    pub host_status_errors: Vec<Ipv4Addr>,
+    pub host_status_errors: Vec<IpAddr>,
     pub mismatches: Vec<Mismatch>,
-    pub missing_hosts: Vec<Ipv4Addr>,
+    pub missing_hosts: Vec<IpAddr>,
     /// Hosts the report has that the scenario's targets do not.
-    pub extra_hosts: Vec<Ipv4Addr>,
+    pub extra_hosts: Vec<IpAddr>,
     /// The report's port list, when it differs from the scenario's.
     pub wrong_ports: Option<String>,
     /// Why the scenario itself could not be read.
@@ -148,8 +148,8 @@ fn verify_expected(oracle: &Oracle, expected: &Expected, report: &ScanReport, ch
         Ok(ports) => v.wrong_ports = Some(format!("the report scanned {} ports ({}), the scenario {}", ports.len(), report.ports, expected.ports.len())),
         Err(e) => v.wrong_ports = Some(format!("the report's port list {:?} does not read: {e}", report.ports)),
     }
-    let by_address: HashMap<Ipv4Addr, &HostReport> = report.hosts.iter().map(|h| (h.address, h)).collect();
-    let wanted: BTreeSet<Ipv4Addr> = expected.hosts.iter().copied().collect();
+    let by_address: HashMap<IpAddr, &HostReport> = report.hosts.iter().map(|h| (h.address, h)).collect();
+    let wanted: BTreeSet<IpAddr> = expected.hosts.iter().copied().collect();
     v.extra_hosts = report.hosts.iter().map(|h| h.address).filter(|a| !wanted.contains(a)).collect();
     for &addr in &expected.hosts {
         let Some(host) = by_address.get(&addr) else {
@@ -192,7 +192,7 @@ pub struct Honesty {
     pub overclaims: Vec<Mismatch>,
     /// Hosts reported down that are up, without every UDP pair of theirs
     /// listed unresolved.
-    pub status_overclaims: Vec<Ipv4Addr>,
+    pub status_overclaims: Vec<IpAddr>,
     /// Pairs listed unresolved over all hosts.
     pub listed_unresolved: u64,
 }
@@ -209,7 +209,7 @@ impl Honesty {
 /// down wrongly only if all its UDP pairs are unresolved.
 pub fn verify_honest(scenario: &Scenario, report: &ScanReport) -> Honesty {
     let v = verify(scenario, report, true);
-    let by_address: HashMap<Ipv4Addr, &HostReport> = report.hosts.iter().map(|h| (h.address, h)).collect();
+    let by_address: HashMap<IpAddr, &HostReport> = report.hosts.iter().map(|h| (h.address, h)).collect();
     let mut h = Honesty { listed_unresolved: report.hosts.iter().map(|h| h.udp_unresolved.len() as u64).sum(), ..Default::default() };
     let udp_ports = Expected::ports(&report.ports).map(|p| p.iter().filter(|(pr, _)| *pr == Protocol::Udp).count()).unwrap_or(0);
     for m in &v.mismatches {
@@ -265,7 +265,7 @@ mod tests {
 
     fn host(a: u8, up: bool, ports: Vec<PortReport>) -> HostReport {
         let (default_state, default_reason) = if up { (State::Closed, Reason::Rst) } else { (State::Filtered, Reason::NoResponse) };
-        HostReport { address: Ipv4Addr::new(198, 19, 1, a), name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports, udp_unresolved: Vec::new() }
+        HostReport { address: IpAddr::from([198, 19, 1, a]), name: None, status: if up { HostStatus::Up } else { HostStatus::Down }, default_state, default_reason, ports, udp_unresolved: Vec::new() }
     }
 
     fn port(proto: Protocol, port: u16, state: State, reason: Reason) -> PortReport {
@@ -319,10 +319,10 @@ mod tests {
         let mut r = correct();
         r.hosts.pop();
         let v = verify(&s, &r, true);
-        assert_eq!((v.is_exact(), v.missing_hosts.clone(), v.pairs), (false, vec![Ipv4Addr::new(198, 19, 1, 2)], 6));
+        assert_eq!((v.is_exact(), v.missing_hosts.clone(), v.pairs), (false, vec![IpAddr::from([198, 19, 1, 2])], 6));
         let mut r = correct();
         r.hosts.push(host(3, false, Vec::new()));
-        assert_eq!(verify(&s, &r, true).extra_hosts, vec![Ipv4Addr::new(198, 19, 1, 3)]);
+        assert_eq!(verify(&s, &r, true).extra_hosts, vec![IpAddr::from([198, 19, 1, 3])]);
 
         // One wrong pair; a wrong reason only when reasons count.
         let mut r = correct();
@@ -338,7 +338,7 @@ mod tests {
         // A host's status.
         let mut r = correct();
         r.hosts[2].status = HostStatus::Up;
-        assert_eq!(verify(&s, &r, true).host_status_errors, vec![Ipv4Addr::new(198, 19, 1, 2)]);
+        assert_eq!(verify(&s, &r, true).host_status_errors, vec![IpAddr::from([198, 19, 1, 2])]);
     }
 
     #[test]

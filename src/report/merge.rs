@@ -63,7 +63,7 @@ pub fn merge(reports: &[(String, ScanReport)]) -> Result<ScanReport, MergeError>
     }
     let owners: Vec<usize> = owners.into_iter().flatten().collect();
     let ports = PortList::parse(&first.ports, Protocol::Tcp).map_err(|e| mismatch(first_file, e.to_string()))?;
-    let hosts = HostSet::from_ranges(addresses.iter().map(|a| (u32::from(*a), u32::from(*a))).collect());
+    let hosts = HostSet::from_addrs(addresses.iter().copied());
     let n = ports.len() as u64;
     let perm = Permutation::new(hosts.len() * n, first.seed);
     let merged_hosts = (0..hosts.len())

@@ -14,7 +14,7 @@ mod service;
 pub use format::{render_csv, render_json, render_table, write_output, OutputFormat};
 pub use service::{Auth, ClientCert, Confidence, Service, TlsInfo};
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -127,7 +127,7 @@ pub struct PortReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostReport {
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     /// The host name the address was given as (resolved before the scan);
     /// absent for addresses given as such, and in reports that predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,7 +205,7 @@ impl ScanReport {
 
     /// State and reason of one pair, if the report covers it (a shard
     /// report covers only its shard's positions of the seeded order).
-    pub fn lookup(&self, addr: Ipv4Addr, proto: Protocol, port: u16, ports: &PortList) -> Option<(State, Reason)> {
+    pub fn lookup(&self, addr: IpAddr, proto: Protocol, port: u16, ports: &PortList) -> Option<(State, Reason)> {
         let p = ports.index_of(proto, port)? as u64;
         let hi = self.hosts.binary_search_by_key(&addr, |h| h.address).ok()?;
         if let Some((i, n)) = self.shard.split_once('/').and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?))).filter(|&(_, n)| n > 1) {
@@ -224,7 +224,7 @@ impl ScanReport {
 
     /// Sets the `name` of each host `names` has (address → the host name it
     /// was given as); the other hosts keep theirs.
-    pub fn name_hosts(&mut self, names: &std::collections::BTreeMap<Ipv4Addr, String>) {
+    pub fn name_hosts(&mut self, names: &std::collections::BTreeMap<IpAddr, String>) {
         for h in &mut self.hosts {
             if let Some(n) = names.get(&h.address) {
                 h.name = Some(n.clone());
@@ -233,7 +233,7 @@ impl ScanReport {
     }
 
     /// Whether a UDP pair's `open|filtered` was left unresolved.
-    pub fn is_unresolved(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> bool {
+    pub fn is_unresolved(&self, addr: IpAddr, proto: Protocol, port: u16) -> bool {
         proto == Protocol::Udp && self.hosts.binary_search_by_key(&addr, |h| h.address).is_ok_and(|i| self.hosts[i].udp_unresolved.binary_search(&port).is_ok())
     }
 
@@ -259,7 +259,7 @@ pub type PairClass = (State, Reason, Option<u8>);
 /// `None` for a pair this report does not cover (another shard's). The
 /// default is the most common (state, reason), ties going to the smaller so
 /// the choice is reproducible; every covered pair that differs is listed.
-pub fn build_host(address: Ipv4Addr, ports: &PortList, up: bool, pair: impl Fn(usize) -> Option<PairClass>) -> HostReport {
+pub fn build_host(address: IpAddr, ports: &PortList, up: bool, pair: impl Fn(usize) -> Option<PairClass>) -> HostReport {
     let classes: Vec<Option<PairClass>> = (0..ports.len()).map(&pair).collect();
     let mut counts: Vec<((State, Reason), u64)> = Vec::new();
     for (state, reason, _) in classes.iter().flatten() {

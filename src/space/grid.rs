@@ -1,5 +1,5 @@
 //! The dense (host, port) index space a scan covers.
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::{HostSet, PortList, Protocol};
 
@@ -30,7 +30,7 @@ impl ScanSpace {
 
     /// The pair at dense index `i`.
     #[inline]
-    pub fn pair(&self, i: u64) -> (Ipv4Addr, Protocol, u16) {
+    pub fn pair(&self, i: u64) -> (IpAddr, Protocol, u16) {
         let n = self.ports.len() as u64;
         let (proto, port) = self.ports.get((i % n) as usize);
         (self.hosts.addr(i / n), proto, port)
@@ -38,7 +38,7 @@ impl ScanSpace {
 
     /// The dense index of a pair, if it is in the space.
     #[inline]
-    pub fn index_of(&self, addr: Ipv4Addr, proto: Protocol, port: u16) -> Option<u64> {
+    pub fn index_of(&self, addr: IpAddr, proto: Protocol, port: u16) -> Option<u64> {
         let p = self.ports.index_of(proto, port)? as u64;
         Some(self.hosts.index_of(addr)? * self.ports.len() as u64 + p)
     }

@@ -120,7 +120,7 @@ fn demo_runs_and_matches_ground_truth() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("ground truth: scan 69625/69625 pairs exact; findings 9/9 as expected"), "{stdout}");
-    assert!(stdout.contains("9 findings: 8 error, 1 warning"), "{stdout}");
+    assert!(stdout.contains("9 findings: 0 critical, 8 error, 1 warning"), "{stdout}");
     let left = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
     let mine = format!("psw{}x", std::process::id());
     assert!(!String::from_utf8_lossy(&left.stdout).contains(&mine), "namespaces left behind");

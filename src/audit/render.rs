@@ -101,6 +101,9 @@ pub fn render_table(report: &AuditReport) -> String {
                 );
                 let _ = writeln!(s, "        {}", f.message);
                 let _ = writeln!(s, "        hint: {}", f.hint);
+                if let Some(svc) = &f.service {
+                    let _ = writeln!(s, "        service: {} — {}", svc.label(), svc.evidence);
+                }
             }
         }
     }
@@ -165,16 +168,17 @@ pub fn render_markdown(report: &AuditReport) -> String {
         report.from
     );
     let _ = writeln!(s, "Cluster options: `{}`\n", md(&report.options));
-    s.push_str("| Nodes | Up | Down | Not scanned | Ports checked | Errors | Warnings | Info |\n");
-    s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| Nodes | Up | Down | Not scanned | Ports checked | Critical | Errors | Warnings | Info |\n");
+    s.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let _ = writeln!(
         s,
-        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         sum.nodes,
         sum.nodes_up,
         sum.nodes_down,
         sum.nodes_not_scanned,
         sum.ports_checked,
+        count(&sum.findings_by_severity, "critical"),
         count(&sum.findings_by_severity, "error"),
         count(&sum.findings_by_severity, "warning"),
         count(&sum.findings_by_severity, "info")
@@ -189,13 +193,13 @@ pub fn render_markdown(report: &AuditReport) -> String {
         return s;
     }
     s.push_str(
-        "| Severity | Kind | Node | Address | Port | Component | Observed | Expected | Message | Hint |\n",
+        "| Severity | Kind | Node | Address | Port | Component | Observed | Expected | Message | Hint | Service |\n",
     );
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for f in &report.findings {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.severity,
             f.kind,
             md(&f.node),
@@ -205,7 +209,8 @@ pub fn render_markdown(report: &AuditReport) -> String {
             md(&f.observed_label()),
             md(&f.expected),
             md(&f.message),
-            md(&f.hint)
+            md(&f.hint),
+            md(&f.service.as_ref().map(|v| v.label()).unwrap_or_default())
         );
     }
     s
@@ -343,7 +348,10 @@ fn test_case(classname: &str, case: &Case) -> quick_junit::TestCase {
             };
             let body: Vec<String> = found
                 .iter()
-                .map(|f| format!("[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}", f.severity, f.kind, f.port_label(), f.component, f.message, f.observed_label(), f.expected, f.hint))
+                .map(|f| {
+                    let service = f.service.as_ref().map(|v| format!(" Service: {} ({}).", v.label(), v.evidence)).unwrap_or_default();
+                    format!("[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}{service}", f.severity, f.kind, f.port_label(), f.component, f.message, f.observed_label(), f.expected, f.hint)
+                })
                 .collect();
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             st.set_type(xml(&kinds.join(","))).set_message(xml(&message)).set_description(xml(&body.join("\n")));

@@ -808,10 +808,12 @@ fn words_parse_print_and_serialize_alike() {
             "\"exposed\"",
             "\"unexpected\"",
             "\"unreachable\"",
-            "\"unresolved\""
+            "\"unresolved\"",
+            "\"impostor\"",
+            "\"insecure\""
         ]
     );
-    assert!(Severity::Error > Severity::Warning && Severity::Warning > Severity::Info);
+    assert!(Severity::Critical > Severity::Error && Severity::Error > Severity::Warning && Severity::Warning > Severity::Info);
     assert_eq!("warning".parse::<Severity>(), Ok(Severity::Warning));
 }
 
@@ -990,6 +992,8 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
             ("blocked", 2),
             ("conflict", 0),
             ("exposed", 2),
+            ("impostor", 0),
+            ("insecure", 0),
             ("missing", 1),
             ("unexpected", 3),
             ("unreachable", 1),
@@ -1001,7 +1005,7 @@ fn the_report_agrees_with_the_fake_and_round_trips_through_json() {
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    assert_eq!(by_sev, vec![("error", 6), ("info", 0), ("warning", 3)]);
+    assert_eq!(by_sev, vec![("critical", 0), ("error", 6), ("info", 0), ("warning", 3)]);
     assert_eq!(report.exit_code(Severity::Error), 1);
 
     let json = render_json(&report);
@@ -1313,7 +1317,7 @@ fn markdown_has_the_summary_and_one_row_per_finding() {
         "## portsweep audit: 9 findings (phase `post`, from `control-plane`)"
     );
     assert!(
-        lines.contains(&"| 5 | 4 | 1 | 0 | 11128 | 6 | 3 | 0 |"),
+        lines.contains(&"| 5 | 4 | 1 | 0 | 11128 | 0 | 6 | 3 | 0 |"),
         "{md_text}"
     );
     assert!(lines.contains(&"| unexpected | 3 |"));
@@ -1324,12 +1328,12 @@ fn markdown_has_the_summary_and_one_row_per_finding() {
     assert_eq!(rows.len(), 9);
     assert_eq!(
         *rows[2],
-        "| error | exposed | cp1 | 10.0.0.1 | 10259/tcp | kube-scheduler | open (syn-ack) | not open from another host | kube-scheduler (10259/tcp) answers from another host: it is bound to a non-loopback address. | Bind it to 127.0.0.1 (--bind-address=127.0.0.1) or firewall it. |"
+        "| error | exposed | cp1 | 10.0.0.1 | 10259/tcp | kube-scheduler | open (syn-ack) | not open from another host | kube-scheduler (10259/tcp) answers from another host: it is bound to a non-loopback address. | Bind it to 127.0.0.1 (--bind-address=127.0.0.1) or firewall it. |  |"
     );
-    // An escaped pipe keeps the row at ten cells.
+    // An escaped pipe keeps the row at eleven cells.
     assert!(rows[0].starts_with("| error | blocked | cp1 | 10.0.0.1 | 2379/tcp | etcd\\|peer | filtered (admin-prohibited) |"), "{}", rows[0]);
-    assert_eq!(rows[0].replace("\\|", "").matches('|').count(), 11);
-    assert_eq!(*rows[8], "| error | unreachable | w3 | 10.0.0.4 | - | host | down (no-response) | up | The node answered no probe at all: it is down, its inventory address is wrong, or a firewall drops everything from this vantage. | Check that 10.0.0.4 is the node's address and that the node runs; from the scanner, try `ping 10.0.0.4` and check the routes and firewalls in between. |");
+    assert_eq!(rows[0].replace("\\|", "").matches('|').count(), 12);
+    assert_eq!(*rows[8], "| error | unreachable | w3 | 10.0.0.4 | - | host | down (no-response) | up | The node answered no probe at all: it is down, its inventory address is wrong, or a firewall drops everything from this vantage. | Check that 10.0.0.4 is the node's address and that the node runs; from the scanner, try `ping 10.0.0.4` and check the routes and firewalls in between. |  |");
 }
 
 #[test]
@@ -1361,7 +1365,7 @@ fn table_groups_by_node_then_severity_and_ends_with_the_summary() {
             "w3 (10.0.0.4) [worker] down: 1 finding",
             "no findings on 1 node: reg",
             "5 nodes (4 up, 1 down, 0 not scanned), 11128 ports checked",
-            "9 findings: 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1, unresolved 0",
+            "9 findings: 0 critical, 6 error, 3 warning, 0 info; conflict 0, missing 1, blocked 2, exposed 2, unexpected 3, unreachable 1, unresolved 0, impostor 0, insecure 0",
         ]
     );
     // w1: its error before its warnings.

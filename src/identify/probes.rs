@@ -339,10 +339,11 @@ fn match_http(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, tls_port: 
     }
     // Grafana /api/health, Harbor /api/v2.0/ping, cilium-health /hello.
     if req.path == "/api/health" && field("database").is_some() {
-        return Some(versioned(service("grafana", Confidence::Certain, Auth::None), Some("grafana"), field("version")));
+        // Public by design: says nothing of the rest of its API.
+        return Some(versioned(service("grafana", Confidence::Certain, Auth::Unknown), Some("grafana"), field("version")));
     }
     if req.path == "/api/v2.0/ping" && r.status == 200 && text.trim_matches('"') == "Pong" {
-        return Some(service("harbor", Confidence::Certain, Auth::None));
+        return Some(service("harbor", Confidence::Certain, Auth::Unknown));
     }
     if req.path == "/hello" && r.status == 200 && seen.port == 4240 {
         return Some(service("cilium-agent", Confidence::Likely, Auth::None));
@@ -365,7 +366,10 @@ fn match_http(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, tls_port: 
     // /healthz "ok" from a component with a self-signed localhost@ cert.
     if let Some(name) = cert_component(seen) {
         if r.status == 200 || r.status == 401 || r.status == 403 {
-            return Some(service(name, Confidence::Likely, auth_of_status(r.status)));
+            // /healthz is an always-allowed path: a 200 proves nothing
+            // about authentication.
+            let auth = if r.status == 200 { Auth::Unknown } else { Auth::Required };
+            return Some(service(name, Confidence::Likely, auth));
         }
     }
     // ingress-nginx's default certificate.

@@ -68,7 +68,7 @@ impl DaemonKind {
     fn program(self) -> (&'static str, &'static str) {
         match self {
             DaemonKind::Etcd | DaemonKind::EtcdTls => ("etcd", "etcd-server"),
-            DaemonKind::Nginx | DaemonKind::NginxTls => ("nginx", "nginx-light"),
+            DaemonKind::Nginx | DaemonKind::NginxTls => ("nginx", "nginx"),
             DaemonKind::Haproxy => ("haproxy", "haproxy"),
             DaemonKind::Redis | DaemonKind::RedisAuth => ("redis-server", "redis-server"),
             DaemonKind::Bird => ("bird", "bird2"),

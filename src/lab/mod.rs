@@ -18,6 +18,7 @@ pub mod daemons;
 pub mod etc;
 pub mod flood;
 pub mod netns;
+pub mod replay;
 pub mod responder;
 pub mod scenario;
 pub mod sim;

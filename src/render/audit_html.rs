@@ -364,7 +364,7 @@ fn findings(report: &AuditReport) -> Markup {
                             td { (f.component) }
                             td { (f.observed_label()) }
                             td { (f.expected) }
-                            td.msg { (f.message) br; span.hint { (f.hint) } }
+                            td.msg { (f.message) br; span.hint { (f.hint) } @if let Some(svc) = &f.service { br; span.service { "service: " (svc.label()) } } }
                         }
                     }
                 }

@@ -56,7 +56,8 @@ pub fn render_table(report: &ScanReport) -> String {
         let _ = writeln!(s, "{:<width$} {:<4} {} ports {} ({}), {} listed", host_label(h), status, nports - h.ports.len(), h.default_state.as_str(), h.default_reason.as_str(), h.ports.len());
         for p in &h.ports {
             let ttl = p.ttl.map(|t| format!("ttl {t}")).unwrap_or_default();
-            let _ = writeln!(s, "    {:>5}/{:<3}  {:<13} {:<16} {}", p.port, p.protocol, p.state.as_str(), p.reason.as_str(), ttl);
+            let service = p.service.as_ref().map(|v| format!("  {}", v.label())).unwrap_or_default();
+            let _ = writeln!(s, "    {:>5}/{:<3}  {:<13} {:<16} {}{service}", p.port, p.protocol, p.state.as_str(), p.reason.as_str(), ttl);
         }
         if !h.udp_unresolved.is_empty() {
             let ports: Vec<String> = h.udp_unresolved.iter().map(u16::to_string).collect();

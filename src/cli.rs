@@ -64,6 +64,15 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad input, 3 runti
   portsweep diff before.json after.json -o changes.json -o changes.md -o -
 Exit codes (ndiff's): 0 no change, 1 changes, 2 error.")]
     Diff(DiffArgs),
+    /// Render a saved report again (scan, audit, merged shards, diff, matrix) in another format, without scanning.
+    #[command(after_help = "Examples:
+  portsweep report audit.json --format html -o audit.html
+  portsweep report audit.json -o audit.xml -o audit.md        # JUnit and Markdown, by extension
+  portsweep report scan.json -o scan.html -o scan.csv
+  portsweep report changes.json --format markdown             # a saved `portsweep diff --format json`
+An audit's matrix and JUnit cases come from the plan of its recorded cluster options; give --plan if the audit used one.
+Exit codes: 0 written, 2 bad input (not a report, a format the report kind lacks), 3 a file could not be written.")]
+    Report(ReportArgs),
     /// Print the effective port plan for the cluster options.
     #[command(after_help = "Examples:
   portsweep plan
@@ -147,7 +156,7 @@ pub struct AuditArgs {
     pub format: Option<AuditFormat>,
     /// Write the report here (atomically) instead of stdout; repeatable. Each file's
     /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
-    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
+    /// = JUnit .txt = table .html), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Vec<String>,
     /// Print the nodes, ports and probe count, and send nothing.
@@ -201,6 +210,7 @@ pub enum DiffFormat {
     Table,
     Json,
     Markdown,
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -214,9 +224,38 @@ pub struct DiffArgs {
     pub format: Option<DiffFormat>,
     /// Write the diff here (atomically) instead of stdout; repeatable. Each file's
     /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
-    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
+    /// = JUnit .txt = table .html), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Vec<String>,
+}
+
+/// Every format some report kind has; `portsweep report` checks that the
+/// saved report's kind has the one asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+    Junit,
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report portsweep wrote as JSON: scan, audit, merge, diff or matrix.
+    pub input: PathBuf,
+    /// Format of stdout and of --output files whose name says none (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Write the report here (atomically) instead of stdout; repeatable. Each file's
+    /// format: a FORMAT: prefix (html:FILE), else its extension (.json .csv .md .xml
+    /// = JUnit .txt = table .html), else --format, else json. `-` is stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Vec<String>,
+    /// Audits: the plan file the audit used, if any (a report records the cluster options, not a user plan).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -424,7 +463,7 @@ pub struct OutputArgs {
     pub format: Option<OutputFormat>,
     /// Write the report here (atomically) instead of stdout; repeatable. Each file's
     /// format: a FORMAT: prefix (json:FILE), else its extension (.json .csv .md .xml
-    /// = JUnit .txt = table), else --format, else json. `-` is stdout.
+    /// = JUnit .txt = table .html), else --format, else json. `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Vec<String>,
 }

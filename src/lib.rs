@@ -23,6 +23,7 @@ pub mod io;
 pub mod lab;
 pub mod output;
 pub mod plan;
+pub mod render;
 pub mod report;
 pub mod resolve;
 pub mod space;

@@ -16,7 +16,7 @@
 //!   `--format`, else a table on a terminal and JSON otherwise. Without
 //!   `--output`, stdout is the one destination.
 //! * Checked before any work ([`plan`], [`check_directories`]): a format the
-//!   report kind lacks (`.csv` for an audit, `.html` until it lands), a file
+//!   report kind lacks (`.csv` for an audit, `.xml` for a scan), a file
 //!   named twice or a directory that does not exist is bad input before a
 //!   packet is sent (a dry run checks all but the directories: it writes
 //!   nothing, and is how manifests meant for another machine are checked).
@@ -46,9 +46,6 @@ pub const EXTENSIONS: &[(&str, &str)] = &[("json", "json"), ("csv", "csv"), ("md
 /// Every format some report has or will have, and short names for them,
 /// as `FORMAT:` prefixes.
 const PREFIXES: &[(&str, &str)] = &[("table", "table"), ("txt", "table"), ("json", "json"), ("csv", "csv"), ("junit", "junit"), ("xml", "junit"), ("markdown", "markdown"), ("md", "markdown"), ("html", "html")];
-
-/// Formats known to be on the way, for a clearer refusal.
-const NOT_YET: &[&str] = &["html"];
 
 /// One place a report is written, and in which format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +130,7 @@ pub fn plan<F: ValueEnum + Copy + PartialEq>(kind: &str, specs: &[String], forma
             if let Some(f) = by_name::<F>(name) {
                 return Ok(f);
             }
-            let note = if NOT_YET.contains(&name) { ", which is not implemented yet" } else { "" };
-            Err(unsupported(format!("{why} {name}{note}")))
+            Err(unsupported(format!("{why} {name}")))
         };
         let (path, chosen) = match spec.split_once(':').and_then(|(p, rest)| Some((lookup(PREFIXES, p)?, rest))) {
             Some((name, rest)) => {
@@ -288,7 +284,6 @@ mod tests {
     fn bad_outputs_are_refused_before_any_work() {
         let e = |specs: &[&str], format: Option<Fmt>| plan("audit", &s(specs), format, false).unwrap_err().to_string();
         assert_eq!(e(&["a.csv"], None), "--output a.csv: .csv means csv; audit reports are written as table, json, junit or markdown");
-        assert_eq!(e(&["a.html"], None), "--output a.html: .html means html, which is not implemented yet; audit reports are written as table, json, junit or markdown");
         assert_eq!(e(&["csv:a.out"], None), "--output csv:a.out: the prefix asks for csv; audit reports are written as table, json, junit or markdown");
         assert_eq!(e(&["a.json", "a.xml"], Some(Fmt::Json)), "--output a.xml: its extension means junit, but --format is json (write json:a.xml to force it)");
         assert_eq!(e(&["a.json", "b.md", "a.json"], None), "--output a.json is given twice");

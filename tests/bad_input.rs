@@ -27,7 +27,7 @@ const CASES: &[(&str, i32, &str)] = &[
     ("scan 127.0.0.1 -p 80 --rate 0", 2, "error: invalid value '0' for '--rate <RATE>': rate must be at least 1 packet/s, or `max`"),
     ("scan 127.0.0.1 -p 80 --shard 3/2", 2, "error: invalid value '3/2' for '--shard <I/N>': \"3/2\" is not a shard I/N with 1 <= I <= N (e.g. 2/4), or job/N"),
     ("scan 127.0.0.1 -p 80 --retries 99", 2, "error: invalid value '99' for '--retries <RETRIES>': 99 is not in 0..=14"),
-    ("scan 127.0.0.1 -p 80 -o x.html", 2, "portsweep: --output x.html: .html means html, which is not implemented yet; scan reports are written as table, json or csv"),
+    ("scan 127.0.0.1 -p 80 -o x.xml", 2, "portsweep: --output x.xml: .xml means junit; scan reports are written as table, json, csv or html"),
     ("scan 127.0.0.1 -p 80 -o /no/such/dir/r.json", 2, "portsweep: --output /no/such/dir/r.json: directory /no/such/dir does not exist"),
     ("scan 127.0.0.1 -p 80 -o /tmp", 2, "portsweep: --output /tmp is a directory: name a file in it"),
     ("scan 0.0.0.0/0 -p 80 --dry-run", 2, "portsweep: the target set has 4294967296 addresses; at most 16777216 are supported"),
@@ -52,6 +52,11 @@ const CASES: &[(&str, i32, &str)] = &[
     ("merge /no/such.json", 2, "portsweep: cannot read /no/such.json: No such file or directory (os error 2)"),
     ("diff notjson.json notjson.json", 2, "portsweep: notjson.json: line 1: expected ident at line 1 column 2"),
     ("diff nodes.json notjson.json", 2, "portsweep: nodes.json: not a portsweep report (kind \"List\")"),
+    ("report notjson.json", 2, "portsweep: notjson.json: line 1: expected ident at line 1 column 2"),
+    ("report nodes.json --format html", 2, "portsweep: nodes.json: not a portsweep report (kind \"List\")"),
+    ("report /no/such.json", 2, "portsweep: cannot read /no/such.json: No such file or directory (os error 2)"),
+    ("report scan.json --format junit", 2, "portsweep: --format junit: scan reports are written as table, json, csv or html"),
+    ("report scan.json -o scan.md", 2, "portsweep: --output scan.md: .md means markdown; scan reports are written as table, json, csv or html"),
     ("plan --plan badplan.yaml", 2, "portsweep: badplan.yaml:3:11: entries[0].port: port 99999 is out of range (1-65535)"),
 ];
 
@@ -66,6 +71,9 @@ fn files(dir: &std::path::Path) {
     w("badplan.yaml", "entries:\n  - protocol: tcp\n    port: 99999\n    roles: [worker]\n    component: x\n    audience: all\n    purpose: y\n");
     w("notjson.json", "not json\n");
     w("bad.checkpoint", "PSWCHK garbage\n");
+    w("scan.json", r#"{"portsweep": "0.1.0", "format_version": 1, "kind": "scan", "started": "", "finished": "", "complete": true, "args": [], "seed": 1, "shard": "1/1", "ports": "T:80",
+        "stats": {"probes_sent": 1, "replies": 1, "invalid_replies": 0, "retransmissions": 0, "duration_s": 0.1, "rate_pps": 10.0, "rx_dropped": 0, "passes": 1, "srtt_us": 1},
+        "hosts": [{"address": "198.19.1.1", "status": "up", "default_state": "closed", "default_reason": "rst", "ports": []}]}"#);
     std::fs::copy(fixture("inventories/kubectl-services.json"), dir.join("svc.json")).unwrap();
     std::fs::copy(fixture("inventories/kubectl-nodes.json"), dir.join("nodes.json")).unwrap();
 }

@@ -137,10 +137,10 @@ fn host_names_resolve_before_the_sweep_and_fail_naming_the_name() {
 #[test]
 fn outputs_are_checked_before_anything_runs() {
     for (args, message) in [
-        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.json", "-o", "a.xml"][..], "--output a.xml: .xml means junit; scan reports are written as table, json or csv"),
-        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.html"], "--output a.html: .html means html, which is not implemented yet; scan reports are written as table, json or csv"),
+        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.json", "-o", "a.xml"][..], "--output a.xml: .xml means junit; scan reports are written as table, json, csv or html"),
+        (&["scan", "198.18.1.1", "-p", "80", "-o", "a.md"], "--output a.md: .md means markdown; scan reports are written as table, json, csv or html"),
         (&["scan", "198.18.1.1", "-p", "80", "--format", "csv", "-o", "a.json"], "--output a.json: its extension means json, but --format is csv (write csv:a.json to force it)"),
-        (&["audit", "--worker", "198.19.1.1", "-o", "a.csv"], "--output a.csv: .csv means csv; audit reports are written as table, json, junit or markdown"),
+        (&["audit", "--worker", "198.19.1.1", "-o", "a.csv"], "--output a.csv: .csv means csv; audit reports are written as table, json, junit, markdown or html"),
         (&["scan", "198.18.1.1", "-p", "80", "-o", "a.json", "-o", "a.json"], "--output a.json is given twice"),
     ] {
         // --dry-run: nothing could be sent even if the check let it through.

@@ -51,7 +51,7 @@ fn every_subcommand_help_has_examples_as_the_readme_says() {
         seen.push(path.join(" "));
     }
     seen.sort();
-    assert_eq!(seen, ["audit", "completions", "demo", "diff", "lab", "lab bench", "lab clean", "lab exec", "man", "matrix", "merge", "plan", "scan"]);
+    assert_eq!(seen, ["audit", "completions", "demo", "diff", "lab", "lab bench", "lab clean", "lab exec", "man", "matrix", "merge", "plan", "report", "scan"]);
 }
 
 /// A scan report as the README's JSON contract describes it: a control-plane

@@ -99,7 +99,7 @@ mod advice;
 mod render;
 pub mod matrix;
 
-pub use render::{render, render_json, render_junit, render_markdown, render_table, AuditFormat};
+pub use render::{render_json, render_junit, render_markdown, render_table, AuditFormat};
 
 use crate::inventory::{Inventory, NodePortService};
 use crate::plan::{Audience, EffectivePlan, PlanEntry};

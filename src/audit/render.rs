@@ -1,14 +1,13 @@
 //! Rendering an [`AuditReport`]: a table for a terminal, JSON for tools,
-//! JUnit XML for CI test views, Markdown for CI job summaries.
+//! JUnit XML for CI test views, Markdown for CI job summaries (HTML, and
+//! the door to all five, is `crate::render`).
 //!
 //! All four render the same report; only JUnit needs the plan too, because
 //! its test cases are the node's planned entries (one per entry, port or
 //! range), and the report lists findings, not what passed.
 //!
-//! JUnit is written by hand (~60 lines) rather than with `quick-junit`: the
-//! document is flat (suites of cases, one optional failure or skip each),
-//! and the crate would add a dependency tree for what escaping and a few
-//! counters do. Each test case carries at most ONE `<failure>`, listing
+//! JUnit is written with `quick-junit` (escaping, counts and the schema's
+//! attribute order are its job). Each test case carries at most ONE `<failure>`, listing
 //! every finding of the case in its text: the common JUnit schemas allow one
 //! failure per case, and Jenkins, Azure DevOps and GitHub report actions
 //! show only the first of several. A case has several findings only for a
@@ -25,16 +24,8 @@ pub enum AuditFormat {
     Json,
     Junit,
     Markdown,
-}
-
-/// Renders `report` in `format` (`plan` is read by JUnit only).
-pub fn render(report: &AuditReport, plan: &EffectivePlan, format: AuditFormat) -> String {
-    match format {
-        AuditFormat::Table => render_table(report),
-        AuditFormat::Json => render_json(report),
-        AuditFormat::Junit => render_junit(report, plan),
-        AuditFormat::Markdown => render_markdown(report),
-    }
+    /// One self-contained page (`crate::render`).
+    Html,
 }
 
 /// The report as pretty JSON, newline-terminated.
@@ -220,24 +211,10 @@ pub fn render_markdown(report: &AuditReport) -> String {
     s
 }
 
-/// Text safe inside an XML attribute or element: the five special
-/// characters escaped, characters XML 1.0 forbids (C0 controls other than
-/// tab, newline, carriage return) dropped.
+/// Text for the JUnit document: quick-junit drops C0 controls and ANSI
+/// escapes; the two non-characters XML 1.0 also forbids are dropped here.
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    text.chars().filter(|c| !matches!(c, '\u{FFFE}' | '\u{FFFF}')).collect()
 }
 
 /// One `<testcase>` before writing: its name and what happened.
@@ -323,83 +300,38 @@ fn node_cases<'a>(
 /// concern it (one `<failure>` listing them all, see the module doc); the
 /// entries of a down or unscanned node are skipped.
 pub fn render_junit(report: &AuditReport, plan: &EffectivePlan) -> String {
-    let suites: Vec<(&NodeSummary, Vec<Case>)> = report
-        .nodes
-        .iter()
-        .map(|n| (n, node_cases(report, plan, n)))
-        .collect();
-    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
-    for (_, cases) in &suites {
-        let (t, f, s) = tally(cases);
-        tests += t;
-        failures += f;
-        skipped += s;
+    let mut junit = quick_junit::Report::new(xml(&format!("portsweep audit ({} from {})", report.phase, report.from)));
+    for node in &report.nodes {
+        junit.add_test_suite(suite(node, &node_cases(report, plan, node)));
     }
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        s,
-        "<testsuites name=\"portsweep audit ({} from {})\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
-        report.phase, report.from
-    );
-    for (node, cases) in &suites {
-        write_suite(&mut s, node, cases);
+    // Serialising to memory fails only on an I/O error of the writer.
+    let mut s = junit.to_string().unwrap_or_else(|e| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- {} -->\n", xml(&e.to_string()).replace("--", "- -")));
+    if !s.ends_with('\n') {
+        s.push('\n');
     }
-    s.push_str("</testsuites>\n");
     s
 }
 
-/// (tests, failures, skipped) of one suite.
-fn tally(cases: &[Case]) -> (usize, usize, usize) {
-    let failed = cases
-        .iter()
-        .filter(|c| matches!(c.outcome, Outcome::Failed(_)))
-        .count();
-    let skipped = cases
-        .iter()
-        .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
-        .count();
-    (cases.len(), failed, skipped)
-}
-
 /// One node's `<testsuite>`: its properties and a case per planned port.
-fn write_suite(s: &mut String, node: &NodeSummary, cases: &[Case]) {
-    let (t, f, sk) = tally(cases);
-    let _ = writeln!(
-        s,
-        "  <testsuite name=\"{} ({})\" tests=\"{t}\" failures=\"{f}\" errors=\"0\" skipped=\"{sk}\">",
-        xml(&node.name),
-        node.address
-    );
-    let _ = writeln!(
-        s,
-        "    <properties>\n      <property name=\"roles\" value=\"{}\"/>\n      <property name=\"status\" value=\"{}\"/>\n    </properties>",
-        xml(&node.roles.join(",")),
-        node.status.as_str()
-    );
+fn suite(node: &NodeSummary, cases: &[Case]) -> quick_junit::TestSuite {
+    let mut suite = quick_junit::TestSuite::new(xml(&format!("{} ({})", node.name, node.address)));
+    suite.add_property(quick_junit::Property::new("roles", xml(&node.roles.join(","))));
+    suite.add_property(quick_junit::Property::new("status", node.status.as_str()));
     let classname = xml(&format!("portsweep.audit.{}", node.name));
-    for case in cases {
-        write_case(s, &classname, case);
-    }
-    s.push_str("  </testsuite>\n");
+    suite.add_test_cases(cases.iter().map(|c| test_case(&classname, c)));
+    suite
 }
 
 /// One `<testcase>`: passed, skipped with why, or failed once listing
 /// every finding of the case.
-fn write_case(s: &mut String, classname: &str, case: &Case) {
-    let open = format!(
-        "    <testcase classname=\"{classname}\" name=\"{}\"",
-        xml(&case.name)
-    );
-    match &case.outcome {
-        Outcome::Passed => {
-            let _ = writeln!(s, "{open}/>");
-        }
+fn test_case(classname: &str, case: &Case) -> quick_junit::TestCase {
+    use quick_junit::{NonSuccessKind, TestCaseStatus};
+    let status = match &case.outcome {
+        Outcome::Passed => TestCaseStatus::success(),
         Outcome::Skipped(why) => {
-            let _ = writeln!(
-                s,
-                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
-                xml(why)
-            );
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(*why);
+            st
         }
         Outcome::Failed(found) => {
             let mut kinds: Vec<&str> = found.iter().map(|f| f.kind.as_str()).collect();
@@ -411,27 +343,14 @@ fn write_case(s: &mut String, classname: &str, case: &Case) {
             };
             let body: Vec<String> = found
                 .iter()
-                .map(|f| {
-                    format!(
-                        "[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}",
-                        f.severity,
-                        f.kind,
-                        f.port_label(),
-                        f.component,
-                        f.message,
-                        f.observed_label(),
-                        f.expected,
-                        f.hint
-                    )
-                })
+                .map(|f| format!("[{}] {} {} {}: {} Observed {}, expected {}. Hint: {}", f.severity, f.kind, f.port_label(), f.component, f.message, f.observed_label(), f.expected, f.hint))
                 .collect();
-            let _ = writeln!(
-                s,
-                "{open}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
-                xml(&kinds.join(",")),
-                xml(&message),
-                xml(&body.join("\n"))
-            );
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_type(xml(&kinds.join(","))).set_message(xml(&message)).set_description(xml(&body.join("\n")));
+            st
         }
-    }
+    };
+    let mut tc = quick_junit::TestCase::new(xml(&case.name), status);
+    tc.set_classname(classname);
+    tc
 }

@@ -36,7 +36,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
         sockets.idle();
         let Some(report) = report else { return Ok(0) };
         // Every format from the one report of this sweep.
-        super::write_all(&destinations, |f| audit::render(&report, &plan, f))?;
+        super::write_all(&destinations, |f| portsweep::render::audit(&report, &plan, f))?;
         let s = &report.summary;
         let severities: Vec<String> = s.findings_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
         super::closing_line(

@@ -109,7 +109,7 @@ fn run_audit(scenario: &Scenario, lab: &Lab, destinations: &[Destination<AuditFo
         .in_scanner(|| audit::execute(&audit_args, &mut Sockets::keeping_privileges(), stop, argv.clone(), None))
         .map_err(|e| Failure::runtime(anyhow!(e).context("entering the scanner namespace")))??;
     let report = report.ok_or_else(|| Failure::runtime(anyhow!("the audit did not run")))?;
-    super::write_all(destinations, |f| portsweep::audit::render(&report, &plan, f))?;
+    super::write_all(destinations, |f| portsweep::render::audit(&report, &plan, f))?;
     let v = verify_audit(scenario, &report.scan, true);
     let got = finding_keys(&report);
     let expected_found = got == spec.findings;

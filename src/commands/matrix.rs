@@ -1,6 +1,6 @@
 //! `portsweep matrix`: node × node reachability from per-node audits.
 use anyhow::Context;
-use portsweep::audit::matrix::{matrix, render_table};
+use portsweep::audit::matrix::{matrix, render_table, Matrix};
 use portsweep::audit::AuditReport;
 
 use crate::cli::{MatrixArgs, MatrixFormat};
@@ -26,9 +26,15 @@ pub fn run(args: MatrixArgs) -> Result<u8, Failure> {
         return Err(Failure::input(anyhow::anyhow!("no audit reports given")));
     }
     let m = matrix(&reports);
-    match args.format {
-        MatrixFormat::Table => print!("{}", render_table(&m)),
-        MatrixFormat::Json => println!("{}", serde_json::to_string_pretty(&m).map_err(Failure::runtime)?),
-    }
+    print!("{}", render(&m, args.format));
     Ok(if m.cells.iter().all(|c| c.ok) { 0 } else { 1 })
+}
+
+/// The matrix in one of its formats.
+pub fn render(m: &Matrix, format: MatrixFormat) -> String {
+    match format {
+        MatrixFormat::Table => render_table(m),
+        // Plain data: serialising cannot fail; keep an error path anyway.
+        MatrixFormat::Json => serde_json::to_string_pretty(m).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string())) + "\n",
+    }
 }

@@ -5,6 +5,7 @@ mod demo;
 mod diff;
 mod matrix;
 mod plan;
+mod report;
 mod scan;
 
 use std::io::IsTerminal;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Merge(args) => merge(args),
         Command::Matrix(args) => matrix::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Report(args) => report::run(args),
         Command::Lab { action: LabAction::Clean } => {
             let removed = portsweep::lab::Lab::clean_stale().map_err(Failure::runtime)?;
             println!("removed {} stale lab namespace(s){}", removed.len(), if removed.is_empty() { String::new() } else { format!(": {}", removed.join(", ")) });
@@ -80,11 +82,7 @@ pub fn write_all<F: Copy + PartialEq>(destinations: &[Destination<F>], render: i
 
 /// Writes a scan report to every destination, then the closing line.
 pub fn emit(report: &ScanReport, destinations: &[Destination<OutputFormat>]) -> Result<(), Failure> {
-    write_all(destinations, |f| match f {
-        OutputFormat::Table => render_table(report),
-        OutputFormat::Json => render_json(report),
-        OutputFormat::Csv => render_csv(report),
-    })?;
+    write_all(destinations, |f| render_scan(report, f))?;
     let up = report.hosts.iter().filter(|h| h.status == portsweep::report::HostStatus::Up).count();
     // A shard probes only its share of the pairs: its counts would mix
     // them with the defaults of pairs it never probed.
@@ -105,6 +103,16 @@ pub fn emit(report: &ScanReport, destinations: &[Destination<OutputFormat>]) -> 
         destinations,
     );
     Ok(())
+}
+
+/// A scan report in one of its formats.
+pub fn render_scan(report: &ScanReport, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Table => render_table(report),
+        OutputFormat::Json => render_json(report),
+        OutputFormat::Csv => render_csv(report),
+        OutputFormat::Html => portsweep::render::scan_html(report),
+    }
 }
 
 /// When a report went to files, one line on stderr says what it holds and
@@ -130,7 +138,8 @@ pub fn audit_format(format: Option<OutputFormat>) -> Result<Option<AuditFormat>,
         None => Ok(None),
         Some(OutputFormat::Table) => Ok(Some(AuditFormat::Table)),
         Some(OutputFormat::Json) => Ok(Some(AuditFormat::Json)),
-        Some(OutputFormat::Csv) => Err(Failure::input(anyhow::anyhow!("--format csv: audit reports are written as table, json, junit or markdown (by --output's extension)"))),
+        Some(OutputFormat::Html) => Ok(Some(AuditFormat::Html)),
+        Some(OutputFormat::Csv) => Err(Failure::input(anyhow::anyhow!("--format csv: audit reports are written as table, json, junit, markdown or html (by --output's extension)"))),
     }
 }
 
@@ -222,12 +231,7 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
             return Err(Failure::input(anyhow::anyhow!("{name}: phase, vantage, cluster options or nodes differ from {first_name}'s")));
         }
     }
-    let options: portsweep::plan::ClusterOptions = first.options.parse().map_err(|e| Failure::input(anyhow::anyhow!("{first_name}: options {:?}: {e}", first.options)))?;
-    let mut plan = portsweep::plan::Plan::builtin();
-    if let Some(p) = &args.plan {
-        plan = plan.merge_user(portsweep::plan::Plan::from_file(p).map_err(Failure::input)?);
-    }
-    let plan = plan.effective(&options);
+    let plan = plan::recorded(first_name, &first.options, args.plan.as_deref())?;
     let inventory = portsweep::inventory::Inventory::from_nodes(first.nodes.iter().map(|n| portsweep::inventory::Node { name: n.name.clone(), address: n.address, roles: n.roles.clone() }));
     let services = match &args.services {
         Some(p) => portsweep::inventory::load_services(p).map_err(Failure::input)?,
@@ -235,6 +239,6 @@ fn merge(args: crate::cli::MergeArgs) -> Result<u8, Failure> {
     };
     let mut report = portsweep::audit::AuditReport::build(&plan, &inventory, &services, first.phase, first.from, merged);
     report.vantage_node = first.vantage_node.clone();
-    write_all(&destinations, |f| portsweep::audit::render(&report, &plan, f))?;
+    write_all(&destinations, |f| portsweep::render::audit(&report, &plan, f))?;
     Ok(if report.scan.complete { 0 } else { 130 })
 }

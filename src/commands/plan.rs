@@ -17,6 +17,18 @@ pub fn effective(cluster: &ClusterArgs) -> Result<EffectivePlan, Failure> {
     Ok(plan.effective(&options))
 }
 
+/// The plan a saved audit was judged with: the built-in plan (merged with
+/// `plan_file` when the audit used one) for the cluster options the report
+/// recorded (`file` names the report in errors).
+pub fn recorded(file: &str, options: &str, plan_file: Option<&std::path::Path>) -> Result<EffectivePlan, Failure> {
+    let parsed: ClusterOptions = options.parse().map_err(|e| Failure::input(anyhow::anyhow!("{file}: options {options:?}: {e}")))?;
+    let mut plan = Plan::builtin();
+    if let Some(p) = plan_file {
+        plan = plan.merge_user(Plan::from_file(p).map_err(Failure::input)?);
+    }
+    Ok(plan.effective(&parsed))
+}
+
 pub fn run(args: PlanArgs) -> Result<u8, Failure> {
     let plan = effective(&args.cluster)?;
     let text = match args.format {

@@ -11,6 +11,8 @@ pub enum OutputFormat {
     Table,
     Json,
     Csv,
+    /// One self-contained page (rendered by `crate::render`).
+    Html,
 }
 
 pub fn render_json(report: &ScanReport) -> String {

@@ -77,7 +77,7 @@ fn engine_pass(c: &mut Criterion) {
         b.iter_batched(
             || sim::network(&s, SRC, 1),
             |(sink, source)| {
-                let config = ScanConfig { space: space.clone(), source: SRC, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1), resume: None, payloads: PayloadTable::builtin() };
+                let config = ScanConfig { space: space.clone(), source: SRC, source6: None, rate: None, max_retries: 0, wait: Some(std::time::Duration::from_millis(1)), seed: 1, cookie: Cookie::new(1, 2), shard: Shard::WHOLE, icmp_wait: std::time::Duration::from_secs(1), resume: None, payloads: PayloadTable::builtin() };
                 engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).expect("engine runs")
             },
             BatchSize::PerIteration,

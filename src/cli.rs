@@ -119,6 +119,26 @@ pub struct ClusterArgs {
     pub plan: Option<PathBuf>,
 }
 
+/// An address family filter (`--family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Family {
+    #[value(name = "4")]
+    V4,
+    #[value(name = "6")]
+    V6,
+    All,
+}
+
+impl Family {
+    pub fn admits(self, addr: std::net::IpAddr) -> bool {
+        match self {
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+            Family::All => true,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable).
@@ -136,6 +156,9 @@ pub struct AuditArgs {
     /// `kubectl get svc -A -o json` output: the NodePorts really allocated.
     #[arg(long, value_name = "FILE")]
     pub services: Option<PathBuf>,
+    /// Which node addresses to audit: IPv4 (4), IPv6 (6) or every address the inventory gives (all).
+    #[arg(long, value_enum, default_value = "all")]
+    pub family: Family,
     /// Before the install (ports in use are conflicts) or after it (planned services must answer).
     #[arg(long, value_enum, default_value = "post")]
     pub phase: Phase,

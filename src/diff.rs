@@ -390,4 +390,68 @@ mod tests {
         let e = AnyReport::from_json("{\n\"kind\": \"scan\",\n}", "x.json").err().unwrap().to_string();
         assert!(e.starts_with("x.json: line 3"), "{e}");
     }
+
+    /// A mixed IPv4 + IPv6 scan, cut into 3 shards by the seeded order:
+    /// the shards' reports merge into exactly the single run's report
+    /// (hosts in `IpAddr` order, IPv4 first, RFC 5952 text).
+    #[test]
+    fn shards_of_a_mixed_family_scan_merge_into_the_single_run() {
+        use crate::engine::{Answer, Outcome, ResultStore};
+        use crate::report::RunInfo;
+        use crate::space::{HostSet, PortList, Protocol, ScanSpace};
+        let hosts = HostSet::parse(&["198.19.0.0/30".into(), "2001:2:0:1::/126".into(), "2001:2::ff".into()], &[]).unwrap();
+        let space = ScanSpace::new(hosts, PortList::parse("T:22,80,6443,U:53", Protocol::Tcp).unwrap());
+        let store = ResultStore::new(space.len(), space.hosts.len());
+        for i in 0..space.len() {
+            let (addr, proto, port) = space.pair(i);
+            // A truth per family: IPv6 hosts answer 80, IPv4 ones 6443;
+            // UDP 53 closed on IPv6 only.
+            let answer = match (addr.is_ipv6(), proto, port) {
+                (true, Protocol::Tcp, 80) | (false, Protocol::Tcp, 6443) => Answer::SynAck,
+                (_, Protocol::Tcp, 22) => Answer::Rst,
+                (true, Protocol::Udp, _) => Answer::PortUnreach,
+                _ => Answer::None,
+            };
+            if answer != Answer::None {
+                store.record(i, answer);
+                store.mark_host_up(i / space.ports.len() as u64, Some(64));
+            }
+        }
+        let now = std::time::SystemTime::now();
+        let outcome = Outcome { store, stats: Default::default(), complete: true, started: now, finished: now, stopped_at: None, unresolved: Vec::new() };
+        let info = |i, n| RunInfo { args: vec![], seed: 11, shard_index: i, shard_count: n };
+        let whole = ScanReport::build(&space, &outcome, info(0, 1));
+        let shards: Vec<(String, ScanReport)> = (0..3).map(|i| (format!("s{i}.json"), ScanReport::build(&space, &outcome, info(i, 3)))).collect();
+        let merged = crate::report::merge::merge(&shards).unwrap();
+        // (Per-port TTLs are left aside: a shard lists only the ports that
+        // differ from its own default, so a merge keeps fewer of them; that
+        // is so for IPv4 as much as IPv6.)
+        let no_ttl = |r: &ScanReport| {
+            let mut hosts = r.hosts.clone();
+            hosts.iter_mut().flat_map(|h| h.ports.iter_mut()).for_each(|p| p.ttl = None);
+            hosts
+        };
+        assert_eq!(no_ttl(&merged), no_ttl(&whole));
+        let addresses: Vec<String> = merged.hosts.iter().map(|h| h.address.to_string()).collect();
+        assert_eq!(addresses, ["198.19.0.0", "198.19.0.1", "198.19.0.2", "198.19.0.3", "2001:2::ff", "2001:2:0:1::", "2001:2:0:1::1", "2001:2:0:1::2", "2001:2:0:1::3"]);
+        // Every pair reads back as the truth wrote it, through the report.
+        let ports = merged.port_list().unwrap();
+        assert_eq!(merged.lookup("2001:2:0:1::2".parse().unwrap(), Protocol::Tcp, 80, &ports), Some((crate::report::State::Open, crate::report::Reason::SynAck)));
+        assert_eq!(merged.lookup("2001:2::ff".parse().unwrap(), Protocol::Udp, 53, &ports), Some((crate::report::State::Closed, crate::report::Reason::PortUnreach)));
+        assert_eq!(merged.lookup("198.19.0.3".parse().unwrap(), Protocol::Udp, 53, &ports), Some((crate::report::State::OpenFiltered, crate::report::Reason::NoResponse)));
+        assert_eq!(merged.lookup("198.19.0.3".parse().unwrap(), Protocol::Tcp, 6443, &ports), Some((crate::report::State::Open, crate::report::Reason::SynAck)));
+        // The JSON round trip keeps the addresses (RFC 5952 text).
+        let back: ScanReport = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
+        assert_eq!(back, merged);
+        // A diff of the merged report with itself changes nothing, and one
+        // IPv6 port that opens is found at its address.
+        let mut later = merged.clone();
+        let h = later.hosts.iter_mut().find(|h| h.address.to_string() == "2001:2::ff").unwrap();
+        h.ports.push(crate::report::PortReport { port: 22, protocol: Protocol::Tcp, state: crate::report::State::Open, reason: crate::report::Reason::SynAck, ttl: Some(64) });
+        h.ports.sort_by_key(|p| (p.protocol, p.port));
+        let any = |r: &ScanReport| AnyReport::Scan(Box::new(r.clone()));
+        assert!(diff(&any(&merged), &any(&merged), ("a", "b")).is_empty());
+        let d = diff(&any(&merged), &any(&later), ("a", "b"));
+        assert_eq!(d.ports.iter().map(|p| (p.address.to_string(), p.port)).collect::<Vec<_>>(), [("2001:2::ff".to_string(), 22)]);
+    }
 }

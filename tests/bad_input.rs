@@ -45,6 +45,7 @@ const CASES: &[(&str, i32, &str)] = &[
     ("audit --worker 10.0.0.300 --dry-run", 2, "portsweep: --worker 10.0.0.300: \"10.0.0.300\" is not an IP address, CIDR, range or host name"),
     ("audit --worker 198.0.0.0/8 --dry-run", 2, "portsweep: --worker 198.0.0.0/8: CIDR 198.0.0.0/8 has 16777216 addresses; more than a /16 (65536) is refused"),
     ("audit --worker 2001:2::/64 --dry-run", 2, "portsweep: --worker 2001:2::/64: CIDR 2001:2::/64 has 18446744073709551616 addresses; more than a /112 (65536) is refused"),
+    ("audit --worker 198.19.1.1 --family 6 --dry-run", 2, "portsweep: --family 6: no node has an IPv6 address"),
     ("audit --worker 127.0.0.1 --plan badplan.yaml --dry-run", 2, "portsweep: badplan.yaml:3:11: entries[0].port: port 99999 is out of range (1-65535)"),
     ("audit --worker 127.0.0.1 --services /no/such.json --dry-run", 2, "portsweep: cannot read /no/such.json: No such file or directory (os error 2)"),
     ("audit --worker 127.0.0.1 --cni weave --dry-run", 2, "error: invalid value 'weave' for '--cni <CNI>'"),

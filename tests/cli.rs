@@ -268,3 +268,19 @@ fn reports_get_the_permissions_of_an_ordinary_write() {
         assert_eq!(std::fs::metadata(p(&format!("d{umask}.json"))).unwrap().permissions().mode() & 0o777, mode, "umask {umask}");
     }
 }
+
+#[test]
+fn mixed_family_dry_runs_count_both_and_a_probe_run_refuses_ipv6() {
+    // 256 IPv4 + a /112 + a 256-address range, less 256 excluded IPv6.
+    let (code, out, err) = run(&["scan", "198.19.0.0/24", "2001:2::/112", "2001:2::1:0-2001:2::1:ff", "--exclude", "2001:2::/120", "-p", "80,443", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("65792 hosts × 2 ports = 131584 probes"), "{out}");
+    // The wire sends IPv4 only: nothing leaves, and the error says why.
+    let (code, _, err) = run(&["scan", "2001:2::1", "-p", "80"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("IPv6 target 2001:2::1: this build lists IPv6 targets"), "{err}");
+    // --family picks the addresses an audit covers.
+    let (_, all, _) = run(&["audit", "--worker", "198.19.1.1", "--worker", "2001:2::1", "--dry-run"]);
+    let (_, v6, _) = run(&["audit", "--worker", "198.19.1.1", "--worker", "2001:2::1", "--family", "6", "--dry-run"]);
+    assert!(all.starts_with("2 nodes (worker)") && v6.starts_with("1 nodes (worker)"), "{all}\n{v6}");
+}

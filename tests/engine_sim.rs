@@ -26,7 +26,7 @@ fn simulate(s: &Scenario, max_retries: u8, seed: u64) -> ScanReport {
 fn simulate_with(s: &Scenario, max_retries: u8, seed: u64, payloads: PayloadTable, icmp_wait: std::time::Duration, extra: Vec<Vec<u8>>) -> ScanReport {
     let space = Arc::new(ScanSpace::new(HostSet::parse(&s.targets, &s.exclude).unwrap(), PortList::parse(&s.ports, Protocol::Tcp).unwrap()));
     let (sink, source) = sim::network_with(s, SCANNER, seed, extra);
-    let config = ScanConfig { space: space.clone(), source: SCANNER, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait, resume: None, payloads };
+    let config = ScanConfig { space: space.clone(), source: SCANNER, source6: None, rate: None, max_retries, wait: None, seed, cookie: Cookie::new(seed, 99), shard: Shard::WHOLE, icmp_wait, resume: None, payloads };
     let outcome = engine::run(config, vec![Box::new(sink)], Box::new(source), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
     ScanReport::build(&space, &outcome, RunInfo { args: vec![], seed, shard_index: 0, shard_count: 1 })
 }

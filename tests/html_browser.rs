@@ -407,8 +407,28 @@ fn html_reports_in_chromium() {
     assert_eq!(b.js("return document.getElementById('shown').textContent"), json!(format!("{} of {n} findings shown", n - errors)));
     b.click("input[name=severity][value=error]");
     assert_eq!(b.js(visible), json!(n));
+    // Sorting by node puts the rows in node order (then JSON order).
+    b.click("th button[data-sort=node]");
+    let mut by_node: Vec<(String, usize)> = audit["findings"].as_array().unwrap().iter().enumerate().map(|(i, f)| (f["node"].as_str().unwrap().to_string(), i)).collect();
+    by_node.sort();
+    let order: Vec<String> = by_node.iter().map(|(_, i)| i.to_string()).collect();
+    assert_eq!(b.js("return Array.from(document.querySelectorAll('tr[data-finding]')).map(r => r.dataset.finding)"), json!(order));
     // The matrix is shown: the exposed scheduler's cell on cp-2 is visible.
     assert_eq!(b.js("const c = document.querySelector('[data-cell][data-node=\"cp-2\"][data-entry=\"10259/tcp\"]'); return [c.dataset.state, c.offsetParent !== null, c.textContent]"), json!(["open", true, "●✗"]));
+
+    // The scan inside the audit, as a scan page: its listed ports, one by one.
+    std::fs::write(d.join("scan.json"), audit["scan"].to_string()).unwrap();
+    run(&["report", "scan.json", "--format", "html", "-o", "scan.html"], d);
+    assert!(b.open(&d.join("scan.html")).is_empty());
+    let mut want: Vec<Vec<String>> = Vec::new();
+    for h in audit["scan"]["hosts"].as_array().unwrap() {
+        let label = h["name"].as_str().or(h["address"].as_str()).unwrap().to_string();
+        for p in h["ports"].as_array().unwrap() {
+            want.push(vec![label.clone(), format!("{}/{}", p["port"], p["protocol"].as_str().unwrap()), p["state"].as_str().unwrap().to_string()]);
+        }
+    }
+    assert!(!want.is_empty());
+    assert_eq!(dom_cells(&b), want, "scan page cells");
 
     // A pre-install audit, then the diff from it to the demo's.
     let pre = demo_audit(Some("audit-flannel-pre"), d, "pre.json");

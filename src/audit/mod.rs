@@ -540,7 +540,7 @@ impl<'a> NodeJudge<'a> {
             return;
         }
         for (&(proto, port), svc) in self.known_services {
-            if !range.contains(port) || self.np.ports.contains_key(&(proto, port)) {
+            if !range.contains(port) || self.np.ports.contains_key(&(proto, port)) || !svc.families.serves(self.node.address) {
                 continue;
             }
             let Some((state, reason)) = self.obs.state(self.node.address, proto, port) else {
@@ -572,7 +572,7 @@ impl<'a> NodeJudge<'a> {
                 continue;
             };
             if in_range && self.np.has_range {
-                let explained = self.known_services.contains_key(&(proto, port))
+                let explained = self.known_services.get(&(proto, port)).is_some_and(|s| s.families.serves(addr))
                     || plan.entries.iter().any(|e| {
                         !e.nodeport_range
                             && e.protocol == proto

@@ -39,6 +39,7 @@ fn service(port: u16, name: &str) -> NodePortService {
         protocol: crate::plan::Protocol::Tcp,
         namespace: "default".to_string(),
         name: name.to_string(),
+        families: crate::inventory::Families::ALL,
     }
 }
 
@@ -1548,4 +1549,56 @@ fn an_unresolved_silence_of_a_must_answer_udp_port_is_info_not_healthy_nor_missi
     assert_eq!(keys(&findings), vec![(Unresolved, "w1", Some(Udp), 8472)]);
     assert_eq!((findings[0].severity, findings[0].observed.as_str(), findings[0].reason.as_str()), (Severity::Info, "open|filtered", "no-response"));
     assert_eq!(exit_code(&findings, Severity::Warning), 0);
+}
+
+/// A dual-stack cluster: each node twice (an IPv4 and an IPv6 address,
+/// one name), each address judged on its own; every finding names the
+/// address and so the family it is about.
+#[test]
+fn dual_stack_nodes_are_judged_per_address_and_services_per_family() {
+    let v6 = |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, last));
+    let (cp1_6, w1_6, w2_6) = (v6(1), v6(2), v6(3));
+    let inv = Inventory::from_nodes([
+        Node::new("cp1", CP1, &["control-plane"]),
+        Node::new("cp1", cp1_6, &["control-plane"]),
+        Node::new("w1", W1, &["worker"]),
+        Node::new("w1", w1_6, &["worker"]),
+        Node::new("w2", W2, &["worker"]),
+        Node::new("w2", w2_6, &["worker"]),
+    ]);
+    let p = plan("");
+    let mut fake = Fake::healthy(&p, "", &inv, Phase::Post);
+    // A single-stack IPv4 Service: its NodePort answers on the IPv4
+    // addresses only (kube-proxy's IPv6 proxier does not know it); a
+    // dual-stack Service answers on both.
+    let mut v4_only = service(30090, "web-v4");
+    v4_only.families = crate::inventory::Families { ipv4: true, ipv6: false };
+    let both = service(30091, "web-dual");
+    for a in [CP1, W1, W2] {
+        fake.set(a, Tcp, 30090, OPEN);
+    }
+    for a in [CP1, W1, W2, cp1_6, w1_6, w2_6] {
+        fake.set(a, Tcp, 30091, OPEN);
+    }
+    // Family-specific faults: w1's kubelet firewalled on IPv6 only (ip6
+    // table drop), the dual-stack NodePort dropped on w2's IPv6 only.
+    fake.set(w1_6, Tcp, 10250, SILENT);
+    fake.set(w2_6, Tcp, 30091, SILENT);
+    let found: Vec<(FindingKind, String, IpAddr, u16)> = audit(&p, &inv, &[v4_only.clone(), both.clone()], Phase::Post, Vantage::ControlPlane, &fake)
+        .into_iter()
+        .map(|f| (f.kind, f.node, f.address, f.port))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (FindingKind::Blocked, "w1".to_string(), w1_6, 10250),
+            (FindingKind::Blocked, "w2".to_string(), w2_6, 30091),
+        ]
+    );
+    // The same IPv4-only Service open on an IPv6 address is a listener
+    // nobody explains there.
+    fake.set(w1_6, Tcp, 10250, OPEN).set(w2_6, Tcp, 30091, OPEN).set(cp1_6, Tcp, 30090, OPEN);
+    let found: Vec<(FindingKind, IpAddr, u16)> =
+        audit(&p, &inv, &[v4_only, both], Phase::Post, Vantage::ControlPlane, &fake).into_iter().map(|f| (f.kind, f.address, f.port)).collect();
+    assert_eq!(found, vec![(FindingKind::Unexpected, cp1_6, 30090)]);
 }

@@ -75,7 +75,13 @@ pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
         return Err(Failure::input(anyhow!("no nodes: give --inventory FILE or --control-plane/--worker/--registry")));
     }
     let resolved = super::resolve_names(&inv.queries(), &args.resolve)?;
-    Ok((inv.resolve(&resolved).map_err(Failure::input)?, resolved))
+    let mut inv = inv.resolve(&resolved).map_err(Failure::input)?;
+    inv.nodes.retain(|n| args.family.admits(n.address));
+    if inv.nodes.is_empty() {
+        let (flag, family) = if args.family == crate::cli::Family::V4 { (4, "IPv4") } else { (6, "IPv6") };
+        return Err(Failure::input(anyhow!("--family {flag}: no node has an {family} address")));
+    }
+    Ok((inv, resolved))
 }
 
 /// Runs the audit's scan and builds the report; `None` for a dry run

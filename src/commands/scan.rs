@@ -149,6 +149,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, so
     let config = ScanConfig {
         space: space.clone(),
         source,
+        source6: None,
         rate: engine.rate.0,
         max_retries: engine.retries,
         wait: engine.wait,

@@ -23,7 +23,7 @@ pub mod rtt;
 pub mod store;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -35,7 +35,7 @@ use crate::space::{Permutation, Protocol, ScanSpace};
 use crate::wire::cookie::ATTEMPT_SLOTS;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::payload::PayloadTable;
-use crate::wire::{udp, Cookie, Reply, SynTemplate, SYN_LEN};
+use crate::wire::{udp, Cookie, Reply, Reply6, SynTemplate, SYN_LEN};
 use pace::Pacer;
 use rtt::RttEstimator;
 pub use store::{Answer, ResultStore};
@@ -68,6 +68,9 @@ impl Shard {
 pub struct ScanConfig {
     pub space: Arc<ScanSpace>,
     pub source: Ipv4Addr,
+    /// The IPv6 source address; `None` when the scan has no IPv6 target
+    /// (then every IPv6 packet is ignored).
+    pub source6: Option<Ipv6Addr>,
     /// Probes per second over all senders; `None` = as fast as possible.
     pub rate: Option<u64>,
     /// Most retry passes after the first.
@@ -623,6 +626,15 @@ pub struct Validated {
 /// fuzz targets and benchmarks).
 #[inline]
 pub fn validate(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
+    match packet.first()? >> 4 {
+        4 => validate4(config, packet),
+        6 => validate6(config, packet),
+        _ => None,
+    }
+}
+
+#[inline]
+fn validate4(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
     let v = |index, answer, attempt, host_answered, ttl, ip_id| Some(Validated { index, answer, attempt, host_answered, ttl, ip_id });
     match Reply::parse(packet).ok()? {
         Reply::Tcp { ip, tcp } => {
@@ -676,6 +688,63 @@ pub fn validate(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
     }
 }
 
+/// [`validate4`]'s IPv6 twin: the same checks over 16-byte addresses,
+/// the hop limit where IPv4 has the TTL, the flow label where it has the
+/// IP ID, ICMPv6 codes read by [`Answer::from_icmpv6_code`].
+#[inline]
+fn validate6(config: &ScanConfig, packet: &[u8]) -> Option<Validated> {
+    let source = config.source6?;
+    let v = |index, answer, attempt, host_answered, ttl, ip_id| Some(Validated { index, answer, attempt, host_answered, ttl, ip_id });
+    match Reply6::parse(packet).ok()? {
+        Reply6::Tcp { ip, tcp } => {
+            if ip.dst != source {
+                return None;
+            }
+            let answer = if tcp.is_syn_ack() {
+                Answer::SynAck
+            } else if tcp.is_rst() {
+                Answer::Rst
+            } else {
+                return None;
+            };
+            let attempt = config.cookie.check(ip.dst, ip.src, PROTO_TCP, tcp.sport, tcp.dport, tcp.ack.wrapping_sub(1))?;
+            let index = config.space.index_of(IpAddr::V6(ip.src), Protocol::Tcp, tcp.sport)?;
+            v(index, answer, attempt, true, Some(ip.hop_limit), 0)
+        }
+        Reply6::Udp { ip, udp } => {
+            if ip.dst != source {
+                return None;
+            }
+            let (attempt, tag) = config.cookie.check_port(ip.dst, ip.src, PROTO_UDP, udp.sport, udp.dport)?;
+            if !config.payloads.for_port(udp.sport).reply_matches(udp.payload, tag.token) {
+                return None;
+            }
+            let index = config.space.index_of(IpAddr::V6(ip.src), Protocol::Udp, udp.sport)?;
+            v(index, Answer::UdpReply, attempt, true, Some(ip.hop_limit), 0)
+        }
+        Reply6::Unreachable { ip, icmp } => {
+            if icmp.quoted_src != source {
+                return None;
+            }
+            let (proto, attempt) = match icmp.quoted_protocol {
+                PROTO_TCP => (Protocol::Tcp, config.cookie.check(icmp.quoted_src, icmp.quoted_dst, PROTO_TCP, icmp.quoted_dport, icmp.quoted_sport, icmp.quoted_word)?),
+                PROTO_UDP => {
+                    let (attempt, tag) = config.cookie.check_port(icmp.quoted_src, icmp.quoted_dst, PROTO_UDP, icmp.quoted_dport, icmp.quoted_sport)?;
+                    let expected = udp::quoted_word6(icmp.quoted_src, icmp.quoted_dst, icmp.quoted_dport, tag, config.payloads.for_port(icmp.quoted_dport));
+                    if expected != icmp.quoted_word {
+                        return None;
+                    }
+                    (Protocol::Udp, attempt)
+                }
+                _ => return None,
+            };
+            let answer = Answer::from_icmpv6_code(icmp.code)?;
+            let index = config.space.index_of(IpAddr::V6(icmp.quoted_dst), proto, icmp.quoted_dport)?;
+            v(index, answer, attempt, ip.src == icmp.quoted_dst, None, icmp.quoted_flow as u16)
+        }
+    }
+}
+
 /// The round trip of the probe a reply answers: the time since its chunk
 /// was sent in the pass the attempt number names, if that is still known.
 fn rtt_sample(shared: &Shared, index: u64, attempt: u8, now_us: u64) -> Option<u64> {
@@ -696,6 +765,91 @@ fn rtt_sample(shared: &Shared, index: u64, attempt: u8, now_us: u64) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// IPv6 replies built byte by byte (header, TCP flags, ICMPv6 quote),
+    /// validated against a mixed IPv4 + IPv6 space.
+    #[test]
+    fn ipv6_replies_validate_against_a_mixed_space() {
+        use crate::wire::ipv6::{write_header, NEXT_ICMPV6};
+        use crate::wire::{Syn6Template, SYN6_LEN};
+        let me: Ipv6Addr = "2001:2::1".parse().unwrap();
+        let target: Ipv6Addr = "2001:2:0:1::7".parse().unwrap();
+        let hosts = crate::space::HostSet::parse(&["198.19.0.0/30".into(), "2001:2:0:1::/125".into()], &[]).unwrap();
+        let ports = crate::space::PortList::parse("T:22,6443,U:53", Protocol::Tcp).unwrap();
+        let mut config = ScanConfig {
+            space: Arc::new(ScanSpace::new(hosts, ports)),
+            source: Ipv4Addr::new(198, 18, 0, 1),
+            source6: Some(me),
+            rate: None,
+            max_retries: 0,
+            wait: None,
+            seed: 1,
+            cookie: Cookie::new(3, 4),
+            shard: Shard::WHOLE,
+            icmp_wait: Duration::from_secs(1),
+            resume: None,
+            payloads: PayloadTable::builtin(),
+        };
+        let index = |port| config.space.index_of(IpAddr::V6(target), Protocol::Tcp, port).unwrap();
+        // The SYN-ACK answering attempt 2 of the SYN to target:6443, with
+        // a hop-by-hop header in front of the TCP header.
+        let tag = config.cookie.tag(me, target, PROTO_TCP, 6443, 2);
+        let mut reply = vec![0u8; 40];
+        write_header(&mut reply, target, me, 0, 8 + 20, 0);
+        reply[7] = 61;
+        reply.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 0]);
+        let mut tcp = [0u8; 20];
+        tcp[0..2].copy_from_slice(&6443u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&tag.sport.to_be_bytes());
+        tcp[8..12].copy_from_slice(&tag.seq.wrapping_add(1).to_be_bytes());
+        tcp[12] = 0x50;
+        tcp[13] = 0x12; // SYN, ACK
+        reply.extend_from_slice(&tcp);
+        let v = validate(&config, &reply).expect("our SYN-ACK");
+        assert_eq!((v.index, v.answer, v.attempt, v.ttl, v.host_answered), (index(6443), Answer::SynAck, 2, Some(61), true));
+        // RST: closed.
+        let mut rst = reply.clone();
+        rst[40 + 8 + 13] = 0x14;
+        assert_eq!(validate(&config, &rst).map(|v| v.answer), Some(Answer::Rst));
+        // One bit off in the acknowledgement, or another destination: not ours.
+        let mut forged = reply.clone();
+        forged[40 + 8 + 11] ^= 1;
+        assert!(validate(&config, &forged).is_none());
+        let mut elsewhere = reply.clone();
+        elsewhere[39] ^= 1;
+        assert!(validate(&config, &elsewhere).is_none());
+        // An ICMPv6 error quoting our SYN to target:22 (copy 5), sent by a
+        // router: filtered (admin prohibited), the host not seen up.
+        let router: Ipv6Addr = "2001:2::fe".parse().unwrap();
+        let mut syn = [0u8; SYN6_LEN];
+        Syn6Template::new().emit(&mut syn, me, target, 22, config.cookie.tag(me, target, PROTO_TCP, 22, 1), 5);
+        let icmp = |code: u8, quote: &[u8]| {
+            let mut b = vec![0u8; 40];
+            write_header(&mut b, router, me, NEXT_ICMPV6, (8 + quote.len()) as u16, 0);
+            b.extend_from_slice(&[1, code, 0, 0, 0, 0, 0, 0]);
+            b.extend_from_slice(quote);
+            b
+        };
+        let v = validate(&config, &icmp(1, &syn)).expect("our quoted SYN");
+        assert_eq!((v.index, v.answer, v.attempt, v.ip_id, v.host_answered, v.ttl), (index(22), Answer::AdminProhibited, 1, 5, false, None));
+        // Packet too big quoting the same SYN: ignored.
+        let mut too_big = icmp(0, &syn);
+        too_big[40] = 2;
+        assert!(validate(&config, &too_big).is_none());
+        // A UDP probe's port unreachable: closed UDP port, once the quoted
+        // length and checksum match the probe we would have sent.
+        let udp_tag = config.cookie.tag(me, target, PROTO_UDP, 53, 0);
+        let mut probe = [0u8; 256];
+        let n = udp::emit6(&mut probe, me, target, 53, udp_tag, 0, config.payloads.for_port(53));
+        let v = validate(&config, &icmp(4, &probe[..n])).expect("our quoted UDP probe");
+        assert_eq!((v.answer, v.index), (Answer::PortUnreach, config.space.index_of(IpAddr::V6(target), Protocol::Udp, 53).unwrap()));
+        let mut other = probe;
+        other[46] ^= 1; // the quoted checksum
+        assert!(validate(&config, &icmp(4, &other[..n])).is_none());
+        // A scan without an IPv6 source ignores IPv6 altogether.
+        config.source6 = None;
+        assert!(validate(&config, &reply).is_none());
+    }
 
     #[test]
     fn retry_policy_stops_after_one_retry_without_loss() {

@@ -61,6 +61,24 @@ impl Answer {
             _ => return None,
         })
     }
+
+    /// The answer an ICMPv6 destination-unreachable code (RFC 4443, 3.1)
+    /// stands for, as nmap reads them: port unreachable is a closed UDP
+    /// port (filtered for TCP, by [`crate::report::classify`]); no route,
+    /// administratively prohibited, beyond scope, address unreachable,
+    /// source policy and reject route all mean filtered. Codes 7 and up
+    /// (source routing, headers too long) say nothing about the port.
+    pub fn from_icmpv6_code(code: u8) -> Option<Answer> {
+        Some(match code {
+            0 => Answer::NetUnreach,
+            1 => Answer::AdminProhibited,
+            2 | 3 => Answer::HostUnreach,
+            4 => Answer::PortUnreach,
+            5 => Answer::AdminProhibited,
+            6 => Answer::NetProhibited,
+            _ => return None,
+        })
+    }
 }
 
 /// Packed answers for every pair, plus per-host facts.
@@ -255,6 +273,20 @@ mod tests {
         use Answer::*;
         let mapped: Vec<(u8, Answer)> = (0..=255u8).filter_map(|c| Answer::from_icmp_code(c).map(|a| (c, a))).collect();
         assert_eq!(mapped, vec![(0, NetUnreach), (1, HostUnreach), (2, ProtoUnreach), (3, PortUnreach), (9, NetProhibited), (10, HostProhibited), (13, AdminProhibited)]);
+    }
+
+    #[test]
+    fn icmpv6_codes_map_as_nmap_reads_them() {
+        use crate::report::{classify, State};
+        use crate::space::Protocol::{Tcp, Udp};
+        use Answer::*;
+        let mapped: Vec<(u8, Answer)> = (0..=255u8).filter_map(|c| Answer::from_icmpv6_code(c).map(|a| (c, a))).collect();
+        assert_eq!(mapped, vec![(0, NetUnreach), (1, AdminProhibited), (2, HostUnreach), (3, HostUnreach), (4, PortUnreach), (5, AdminProhibited), (6, NetProhibited)]);
+        // Port unreachable closes a UDP port only; everything else filters.
+        for (code, answer) in mapped {
+            let udp = if code == 4 { State::Closed } else { State::Filtered };
+            assert_eq!((classify(Udp, answer).0, classify(Tcp, answer).0), (udp, State::Filtered), "code {code}");
+        }
     }
 
     #[test]

@@ -197,13 +197,35 @@ pub(super) fn nodes_from_json(text: &str, source_name: &str) -> Result<Inventory
     Inventory::from_nodes(nodes).non_empty(source_name, "the node list is empty")
 }
 
-/// A port that kube-proxy opens on every node for a Service.
+/// A port that kube-proxy opens on every node for a Service, on the
+/// node addresses of the Service's families (kube-proxy runs one proxier
+/// per family: a single-stack IPv4 Service has no NodePort on the node's
+/// IPv6 address).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct NodePortService {
     pub port: u16,
     pub protocol: Protocol,
     pub namespace: String,
     pub name: String,
+    pub families: Families,
+}
+
+/// The address families of a Service (`spec.ipFamilies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Families {
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl Families {
+    /// Both families: what a Service without `ipFamilies` (kubectl output
+    /// from before 1.20) is taken to have, as it was judged before.
+    pub const ALL: Families = Families { ipv4: true, ipv6: true };
+
+    /// Whether the Service's NodePort is open on `addr`.
+    pub fn serves(self, addr: std::net::IpAddr) -> bool {
+        if addr.is_ipv4() { self.ipv4 } else { self.ipv6 }
+    }
 }
 
 #[derive(Deserialize)]
@@ -221,6 +243,8 @@ struct ServiceSpec {
     kind: String,
     #[serde(default)]
     ports: Vec<ServicePort>,
+    #[serde(rename = "ipFamilies", default)]
+    ip_families: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +283,26 @@ pub fn parse_services(
         if svc.spec.kind != "NodePort" && svc.spec.kind != "LoadBalancer" {
             continue;
         }
+        let families = match &svc.spec.ip_families[..] {
+            [] => Families::ALL,
+            given => {
+                let mut f = Families { ipv4: false, ipv6: false };
+                for family in given {
+                    match family.as_str() {
+                        "IPv4" => f.ipv4 = true,
+                        "IPv6" => f.ipv6 = true,
+                        other => {
+                            return Err(InventoryError::at(
+                                source_name,
+                                name_line(text, name),
+                                format!("service \"{}/{name}\": unknown ipFamilies entry \"{other}\" (expected IPv4 or IPv6)", svc.metadata.namespace),
+                            ))
+                        }
+                    }
+                }
+                f
+            }
+        };
         for p in &svc.spec.ports {
             // A LoadBalancer with allocateLoadBalancerNodePorts=false has none.
             let Some(port) = p.node_port.filter(|&n| n > 0) else {
@@ -284,6 +328,7 @@ pub fn parse_services(
                 protocol,
                 namespace: svc.metadata.namespace.clone(),
                 name: name.clone(),
+                families,
             });
         }
     }

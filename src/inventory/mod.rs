@@ -39,7 +39,7 @@ pub mod ansible;
 mod file;
 pub mod kubectl;
 
-pub use kubectl::{load_services, parse_services, NodePortService};
+pub use kubectl::{load_services, parse_services, Families, NodePortService};
 
 use crate::plan::{canonical_role, validate_role};
 use crate::resolve::{is_host_name, Query, Resolved};

@@ -438,7 +438,8 @@ fn service_errors() {
             port: 30080,
             protocol: crate::plan::Protocol::Udp,
             namespace: "default".to_string(),
-            name: "web".to_string()
+            name: "web".to_string(),
+            families: Families::ALL,
         }]
     );
     // The single-object form (`kubectl get svc web -o json`).
@@ -450,9 +451,19 @@ fn service_errors() {
             port: 31000,
             protocol: crate::plan::Protocol::Tcp,
             namespace: "x".to_string(),
-            name: "web".to_string()
+            name: "web".to_string(),
+            families: Families::ALL,
         }]
     );
+    // ipFamilies: the families kube-proxy opens the NodePort on.
+    let families = |given: &str| {
+        let text = single.replace(r#""type": "LoadBalancer","#, &format!(r#""type": "NodePort", "ipFamilies": [{given}],"#));
+        parse_services(&text, "svc.json").map(|s| s[0].families).map_err(|e| e.to_string())
+    };
+    assert_eq!(families(r#""IPv4""#), Ok(Families { ipv4: true, ipv6: false }));
+    assert_eq!(families(r#""IPv6""#), Ok(Families { ipv4: false, ipv6: true }));
+    assert_eq!(families(r#""IPv6", "IPv4""#), Ok(Families::ALL));
+    assert_eq!(families(r#""IPv5""#), Err("svc.json:1: service \"x/web\": unknown ipFamilies entry \"IPv5\" (expected IPv4 or IPv6)".to_string()));
 }
 
 const INI: &str = "\
@@ -725,4 +736,16 @@ fn oversized_and_long_lined_files_are_refused_with_their_limit() {
     assert_eq!(Inventory::load(&p).unwrap_err().to_string(), format!("{}:2: line longer than 65536 bytes, the most a YAML, TOML or INI inventory line may be", p.display()));
     std::fs::write(&p, format!("[kube_node]\n{}", "10.0.0.1\n".repeat(500_000))).unwrap();
     assert_eq!(Inventory::load(&p).unwrap_err().to_string(), format!("{}: larger than 4 MiB, the most a YAML, TOML or INI inventory may be", p.display()));
+}
+
+#[test]
+fn dual_stack_nodes_in_yaml_toml_and_ansible() {
+    // A node listed once per address (one name): one node per address.
+    let yaml = "nodes:\n  - name: cp-1\n    address: 198.19.0.10\n    roles: [control-plane]\n  - name: cp-1\n    address: 2001:2::10\n    roles: [control-plane]\nroles:\n  worker: [\"2001:2::20/127\"]\n";
+    let inv = Inventory::parse(yaml, "inv.yaml", InventoryFormat::Yaml).unwrap();
+    assert_eq!(summary(&inv), ["198.19.0.10 cp-1 control-plane", "2001:2::10 cp-1 control-plane", "2001:2::20 2001:2::20 worker", "2001:2::21 2001:2::21 worker"]);
+    let toml = "[[nodes]]\nname = \"cp-1\"\naddress = \"2001:2::10\"\nroles = [\"control-plane\"]\n";
+    assert_eq!(summary(&Inventory::parse(toml, "inv.toml", InventoryFormat::Toml).unwrap()), ["2001:2::10 cp-1 control-plane"]);
+    let ini = "[kube_control_plane]\ncp-1 ansible_host=2001:2::10\n[kube_node]\nw-1 ip=2001:2::21\n";
+    assert_eq!(summary(&Inventory::parse(ini, "hosts.ini", InventoryFormat::AnsibleIni).unwrap()), ["2001:2::10 cp-1 control-plane", "2001:2::21 w-1 worker"]);
 }

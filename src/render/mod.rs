@@ -47,3 +47,88 @@ pub fn audit(report: &AuditReport, plan: &EffectivePlan, format: AuditFormat) ->
         AuditFormat::Html => audit_html(report, plan),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Phase, Vantage};
+    use crate::inventory::{Inventory, Node};
+    use crate::plan::Plan;
+    use crate::report::{HostReport, HostStatus, PortReport, Reason, ScanReport, State};
+    use crate::space::Protocol;
+
+    const EVIL: &str = r#"<script>window.__pwned=1</script></script>"onmouseover="x" '><img src=x onerror=y>javascript:z&amp;"#;
+
+    /// One worker named `EVIL`, healthy (kube-proxy open, VXLAN silent)
+    /// but for its kubelet, firewalled (`blocked`), and a squatter on
+    /// 31000 (`unexpected`).
+    fn hostile_audit() -> (AuditReport, EffectivePlan) {
+        let plan = Plan::builtin().effective(&"cni=flannel,lb=none,addons=none".parse().unwrap());
+        let address = std::net::Ipv4Addr::new(198, 19, 1, 1).into();
+        let inventory = Inventory::from_nodes([Node::new(EVIL, address, &["worker"])]);
+        let ports = crate::audit::scan_ports(&plan);
+        let host = HostReport {
+            address,
+            name: None,
+            status: HostStatus::Up,
+            default_state: State::Closed,
+            default_reason: Reason::Rst,
+            ports: vec![
+                PortReport { port: 10250, protocol: Protocol::Tcp, state: State::Filtered, reason: Reason::NoResponse, ttl: None },
+                PortReport { port: 10256, protocol: Protocol::Tcp, state: State::Open, reason: Reason::SynAck, ttl: None },
+                PortReport { port: 31000, protocol: Protocol::Tcp, state: State::Open, reason: Reason::SynAck, ttl: None },
+                PortReport { port: 8472, protocol: Protocol::Udp, state: State::OpenFiltered, reason: Reason::NoResponse, ttl: None },
+            ],
+            udp_unresolved: Vec::new(),
+        };
+        let scan = ScanReport {
+            portsweep: "0.1.0".into(),
+            format_version: 1,
+            kind: "scan".into(),
+            started: String::new(),
+            finished: String::new(),
+            complete: true,
+            args: vec![EVIL.into()],
+            seed: 1,
+            shard: "1/1".into(),
+            ports: ports.to_spec(),
+            stats: Default::default(),
+            hosts: vec![host],
+        };
+        let mut report = AuditReport::build(&plan, &inventory, &[], Phase::Post, Vantage::ControlPlane, scan);
+        report.findings[0].message = EVIL.into();
+        (report, plan)
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_text() {
+        let (report, plan) = hostile_audit();
+        assert_eq!(report.findings.len(), 2, "{:?}", report.findings);
+        let page = audit(&report, &plan, AuditFormat::Html);
+        assert_eq!(page.matches("<script").count(), 2, "only the data and the code");
+        assert!(!page.contains("<img") && !page.contains("<script>window") && !page.contains("\"onmouseover=\"x\""));
+        assert!(page.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;/script&gt;&quot;onmouseover=&quot;x&quot; '&gt;&lt;img src=x onerror=y&gt;javascript:z&amp;amp;"), "the name and message as text");
+        assert_eq!(page.matches(" data-finding=").count(), 2);
+        // The firewalled kubelet's cell and the squatter in the strip.
+        assert!(page.contains(r#"data-entry="10250/tcp" data-state="filtered" class="x-must sev-error""#), "kubelet must answer the control plane");
+        assert!(page.contains(r#"data-nodeports="31000""#));
+    }
+
+    #[test]
+    fn every_audit_format_goes_through_one_door() {
+        let (report, plan) = hostile_audit();
+        assert_eq!(audit(&report, &plan, AuditFormat::Table), crate::audit::render_table(&report));
+        assert_eq!(audit(&report, &plan, AuditFormat::Json), crate::audit::render_json(&report));
+        assert_eq!(audit(&report, &plan, AuditFormat::Junit), crate::audit::render_junit(&report, &plan));
+        assert_eq!(audit(&report, &plan, AuditFormat::Markdown), crate::audit::render_markdown(&report));
+        assert!(audit(&report, &plan, AuditFormat::Html).starts_with("<!DOCTYPE html>"));
+    }
+
+    #[test]
+    fn a_scan_page_lists_every_listed_port_as_a_cell() {
+        let (report, _) = hostile_audit();
+        let page = scan_html(&report.scan);
+        assert_eq!(page.matches(" data-cell ").count(), 4);
+        assert!(page.contains(r#"data-entry="31000/tcp" data-state="open""#));
+    }
+}

@@ -2,15 +2,46 @@
 //! recognised without remembering the probe.
 //!
 //! A keyed SipHash of (our address, target address, protocol, target port)
+//! — 4-byte addresses for IPv4, 16-byte ones for IPv6 —
 //! gives the TCP sequence number (echoed back as `ack - 1` by SYN-ACK and RST,
 //! and quoted verbatim in ICMP errors) and 10 bits of the source port. The
 //! other 4 source-port bits carry the attempt number, so a reply also says
 //! which transmission it answers (for RTT samples) without weakening the
 //! check: a forged reply must guess 42 keyed bits.
 use std::hash::Hasher;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use siphasher::sip::SipHasher13;
+
+/// An address the cookie covers, fed to the hash whole: 4 bytes for IPv4
+/// (an `IpAddr::V4` hashes as its `Ipv4Addr`), 16 for IPv6.
+pub trait CookieAddr: Copy {
+    fn feed(self, h: &mut SipHasher13);
+}
+
+impl CookieAddr for Ipv4Addr {
+    #[inline]
+    fn feed(self, h: &mut SipHasher13) {
+        h.write_u32(u32::from(self));
+    }
+}
+
+impl CookieAddr for Ipv6Addr {
+    #[inline]
+    fn feed(self, h: &mut SipHasher13) {
+        h.write_u128(u128::from(self));
+    }
+}
+
+impl CookieAddr for IpAddr {
+    #[inline]
+    fn feed(self, h: &mut SipHasher13) {
+        match self {
+            IpAddr::V4(a) => a.feed(h),
+            IpAddr::V6(a) => a.feed(h),
+        }
+    }
+}
 
 /// Lowest source port we use; the 16,384 ports above it are ours.
 pub const SPORT_BASE: u16 = 49152;
@@ -53,17 +84,17 @@ impl Cookie {
     }
 
     #[inline]
-    fn hash(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16) -> u64 {
+    fn hash<A: CookieAddr>(&self, src: A, dst: A, proto: u8, dport: u16) -> u64 {
         let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
-        h.write_u32(u32::from(src));
-        h.write_u32(u32::from(dst));
+        src.feed(&mut h);
+        dst.feed(&mut h);
         h.write_u32(((proto as u32) << 16) | dport as u32);
         h.finish()
     }
 
     /// The tag for attempt `attempt` of a probe from `src` to `dst:dport`.
     #[inline]
-    pub fn tag(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, attempt: u8) -> ProbeTag {
+    pub fn tag<A: CookieAddr>(&self, src: A, dst: A, proto: u8, dport: u16, attempt: u8) -> ProbeTag {
         let h = self.hash(src, dst, proto, dport);
         let port_bits = ((h >> 32) & 0x3FF) as u16;
         ProbeTag { sport: SPORT_BASE + (port_bits << 4) + (attempt % ATTEMPT_SLOTS) as u16, seq: h as u32, token: h }
@@ -72,7 +103,7 @@ impl Cookie {
     /// Checks that `sport` and `seq` are those we put in a probe from `src`
     /// to `dst:dport`; returns the attempt slot they carry.
     #[inline]
-    pub fn check(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, sport: u16, seq: u32) -> Option<u8> {
+    pub fn check<A: CookieAddr>(&self, src: A, dst: A, proto: u8, dport: u16, sport: u16, seq: u32) -> Option<u8> {
         if sport < SPORT_BASE {
             return None;
         }
@@ -85,7 +116,7 @@ impl Cookie {
     /// of ours unless its payload echoes a field); returns the attempt and
     /// the tag, so the caller can check payload fields against it.
     #[inline]
-    pub fn check_port(&self, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, dport: u16, sport: u16) -> Option<(u8, ProbeTag)> {
+    pub fn check_port<A: CookieAddr>(&self, src: A, dst: A, proto: u8, dport: u16, sport: u16) -> Option<(u8, ProbeTag)> {
         if sport < SPORT_BASE {
             return None;
         }
@@ -111,6 +142,25 @@ mod tests {
             assert_eq!(c.check(A, B, 6, 6443, t.sport, t.seq), Some(attempt));
         }
         assert_eq!(c.tag(A, B, 6, 6443, 0).seq, c.tag(A, B, 6, 6443, 5).seq);
+    }
+
+    #[test]
+    fn ipv6_cookies_cover_all_sixteen_bytes() {
+        let c = Cookie::new(1, 2);
+        let a: Ipv6Addr = "2001:2::1".parse().unwrap();
+        let b: Ipv6Addr = "2001:2:0:1::7".parse().unwrap();
+        let t = c.tag(a, b, 6, 6443, 3);
+        assert_eq!(c.check(a, b, 6, 6443, t.sport, t.seq), Some(3));
+        assert_eq!(c.check(IpAddr::V6(a), IpAddr::V6(b), 6, 6443, t.sport, t.seq), Some(3));
+        // Any one bit of either address changes the tag (high and low
+        // halves both: an address hashed as 4 or 8 bytes would not).
+        for bit in [0, 63, 64, 127] {
+            let flip = |x: Ipv6Addr| Ipv6Addr::from(u128::from(x) ^ (1u128 << bit));
+            assert_eq!(c.check(flip(a), b, 6, 6443, t.sport, t.seq), None, "src bit {bit}");
+            assert_eq!(c.check(a, flip(b), 6, 6443, t.sport, t.seq), None, "dst bit {bit}");
+        }
+        // An IpAddr::V4 hashes as its Ipv4Addr: IPv4 tags are unchanged.
+        assert_eq!(c.tag(IpAddr::V4(A), IpAddr::V4(B), 17, 53, 2), c.tag(A, B, 17, 53, 2));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! TCP: the SYN probe we emit and the SYN-ACK / RST replies we parse.
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv4::{self, MutableIpv4Packet};
@@ -68,6 +68,45 @@ impl SynTemplate {
     }
 }
 
+/// IPv6 (40) + TCP (20) + MSS option (4).
+pub const SYN6_LEN: usize = 64;
+
+/// The IPv6 SYN: the same TCP header as [`SynTemplate`]'s behind an IPv6
+/// header whose flow label carries the copy number (`ip_id`).
+#[derive(Clone)]
+pub struct Syn6Template {
+    bytes: [u8; SYN6_LEN],
+}
+
+impl Default for Syn6Template {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Syn6Template {
+    pub fn new() -> Syn6Template {
+        let mut bytes = [0u8; SYN6_LEN];
+        let v4 = SynTemplate::new();
+        bytes[40..].copy_from_slice(&v4.bytes[20..]);
+        super::ipv6::write_header(&mut bytes, Ipv6Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED, IpNextHeaderProtocols::Tcp.0, (SYN6_LEN - 40) as u16, 0);
+        Syn6Template { bytes }
+    }
+
+    /// Writes the SYN from `src` to `dst:dport` carrying `tag` into `out`.
+    #[inline]
+    pub fn emit(&self, out: &mut [u8; SYN6_LEN], src: Ipv6Addr, dst: Ipv6Addr, dport: u16, tag: ProbeTag, ip_id: u16) {
+        out.copy_from_slice(&self.bytes);
+        super::ipv6::write_header(&mut out[..], src, dst, IpNextHeaderProtocols::Tcp.0, (SYN6_LEN - 40) as u16, ip_id as u32);
+        let mut t = MutableTcpPacket::new(&mut out[40..]).expect("SYN6_LEN buffer");
+        t.set_source(tag.sport);
+        t.set_destination(dport);
+        t.set_sequence(tag.seq);
+        let c = tcp::ipv6_checksum(&t.to_immutable(), &src, &dst);
+        t.set_checksum(c);
+    }
+}
+
 /// A TCP segment that may answer a SYN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpReplyRepr {
@@ -128,6 +167,36 @@ mod tests {
                 assert_eq!(ip, Ipv4Repr { src: SRC, dst: DST, protocol: 6, ttl: 64 });
                 assert_eq!((tcp.sport, tcp.dport, tcp.seq, tcp.ack), (50000, 6443, 0xDEAD_BEEF, 0));
                 assert!(!tcp.is_syn_ack() && !tcp.is_rst());
+            }
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn emitted_ipv6_syn_is_valid_and_parses_back() {
+        use crate::wire::Reply6;
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("2001:2::1".parse().unwrap(), "2001:2:0:1::7".parse().unwrap());
+        let mut buf = [0u8; SYN6_LEN];
+        Syn6Template::new().emit(&mut buf, src, dst, 6443, ProbeTag { sport: 50000, seq: 0xDEAD_BEEF, token: 0 }, 9);
+        let t = TcpPacket::new(&buf[40..]).unwrap();
+        assert_eq!(tcp::ipv6_checksum(&t, &src, &dst), t.get_checksum());
+        assert_eq!((t.get_flags(), t.get_data_offset(), t.get_window()), (TcpFlags::SYN, 6, 1024));
+        // The checksum field complements the sum of the pseudo-header and
+        // segment, read independently: the whole sums to 0xFFFF.
+        let mut sum: u32 = 0;
+        let mut words = |b: &[u8]| b.chunks(2).for_each(|c| sum += u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32);
+        words(&src.octets());
+        words(&dst.octets());
+        words(&[0, 0, 0, 24, 0, 0, 0, 6]);
+        words(&buf[40..]);
+        while sum > 0xFFFF {
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+        assert_eq!(sum, 0xFFFF);
+        match Reply6::parse(&buf).unwrap() {
+            Reply6::Tcp { ip, tcp } => {
+                assert_eq!((ip.src, ip.dst, ip.protocol, ip.hop_limit, ip.flow_label), (src, dst, 6, 64, 9));
+                assert_eq!((tcp.sport, tcp.dport, tcp.seq, tcp.ack), (50000, 6443, 0xDEAD_BEEF, 0));
             }
             r => panic!("{r:?}"),
         }

@@ -1,6 +1,6 @@
 //! UDP: the datagram probe we emit (payload from `payload`) and the
 //! replies we parse.
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv4::{self, MutableIpv4Packet};
@@ -47,6 +47,34 @@ pub fn quoted_word(src: Ipv4Addr, dst: Ipv4Addr, dport: u16, tag: ProbeTag, payl
     let mut buf = [0u8; HEADERS_LEN + super::payload::MAX_PAYLOAD];
     emit(&mut buf, src, dst, dport, tag, 0, payload);
     u32::from_be_bytes([buf[24], buf[25], buf[26], buf[27]])
+}
+
+/// IPv6 (40) + UDP (8).
+pub const HEADERS6_LEN: usize = 48;
+
+/// Writes an IPv6 UDP probe into `out` (at least `HEADERS6_LEN +
+/// MAX_PAYLOAD` bytes); returns its length. The flow label carries the
+/// copy number; the checksum is mandatory over IPv6, so a computed 0 is
+/// sent as 0xFFFF (RFC 8200, 8.1).
+pub fn emit6(out: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, dport: u16, tag: ProbeTag, ip_id: u16, payload: Payload) -> usize {
+    let body = payload.write(&mut out[HEADERS6_LEN..], tag.token);
+    let total = HEADERS6_LEN + body;
+    out[..HEADERS6_LEN].fill(0);
+    super::ipv6::write_header(out, src, dst, IpNextHeaderProtocols::Udp.0, (8 + body) as u16, ip_id as u32);
+    let mut u = MutableUdpPacket::new(&mut out[40..total]).expect("buffer holds the headers");
+    u.set_source(tag.sport);
+    u.set_destination(dport);
+    u.set_length((8 + body) as u16);
+    let c = udp::ipv6_checksum(&u.to_immutable(), &src, &dst);
+    u.set_checksum(if c == 0 { 0xFFFF } else { c });
+    total
+}
+
+/// The length and checksum words of an IPv6 probe as `emit6` writes it.
+pub fn quoted_word6(src: Ipv6Addr, dst: Ipv6Addr, dport: u16, tag: ProbeTag, payload: Payload) -> u32 {
+    let mut buf = [0u8; HEADERS6_LEN + super::payload::MAX_PAYLOAD];
+    emit6(&mut buf, src, dst, dport, tag, 0, payload);
+    u32::from_be_bytes([buf[44], buf[45], buf[46], buf[47]])
 }
 
 /// A UDP datagram that may answer a probe.
@@ -109,11 +137,23 @@ mod tests {
     /// The UDP checksum of `datagram` (its own checksum field taken as 0),
     /// 0 sent as 0xFFFF.
     fn rfc768_checksum(src: Ipv4Addr, dst: Ipv4Addr, datagram: &[u8]) -> u16 {
+        let mut pseudo: Vec<u8> = [src.octets(), dst.octets()].concat();
+        pseudo.extend([0, 17]);
+        pseudo.extend((datagram.len() as u16).to_be_bytes());
+        sum_with(pseudo, datagram)
+    }
+
+    /// The same over IPv6's pseudo-header (RFC 8200, 8.1).
+    fn rfc8200_checksum(src: Ipv6Addr, dst: Ipv6Addr, datagram: &[u8]) -> u16 {
+        let mut pseudo: Vec<u8> = [src.octets(), dst.octets()].concat();
+        pseudo.extend((datagram.len() as u32).to_be_bytes());
+        pseudo.extend([0, 0, 0, 17]);
+        sum_with(pseudo, datagram)
+    }
+
+    fn sum_with(mut bytes: Vec<u8>, datagram: &[u8]) -> u16 {
         let mut d = datagram.to_vec();
         d[6..8].fill(0);
-        let mut bytes: Vec<u8> = [src.octets(), dst.octets()].concat();
-        bytes.extend([0, 17]);
-        bytes.extend((d.len() as u16).to_be_bytes());
         bytes.extend(&d);
         if bytes.len() % 2 == 1 {
             bytes.push(0);
@@ -126,6 +166,45 @@ mod tests {
             0 => 0xffff,
             c => c,
         }
+    }
+
+    #[test]
+    fn ipv6_probe_is_valid_and_a_zero_checksum_is_sent_as_ffff() {
+        use crate::wire::Reply6;
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("2001:2::1".parse().unwrap(), "2001:2:0:1::7".parse().unwrap());
+        let mut buf = [0u8; 256];
+        let tag = ProbeTag { sport: 50000, seq: 0, token: 0x1122_3344_5566_7788 };
+        let n = emit6(&mut buf, src, dst, 123, tag, 3, Payload::Ntp);
+        assert_eq!(n, 48 + 48);
+        assert_eq!(u16::from_be_bytes([buf[46], buf[47]]), rfc8200_checksum(src, dst, &buf[40..n]));
+        match Reply6::parse(&buf[..n]).unwrap() {
+            Reply6::Udp { ip, udp } => {
+                assert_eq!((ip.src, ip.dst, ip.protocol, ip.flow_label), (src, dst, 17, 3));
+                assert_eq!((udp.sport, udp.dport, udp.payload.len()), (50000, 123, 48));
+            }
+            r => panic!("{r:?}"),
+        }
+        let word = quoted_word6(src, dst, 123, tag, Payload::Ntp);
+        assert_eq!((word >> 16, word as u16), (56, rfc8200_checksum(src, dst, &buf[40..n])));
+        // The source port moves the sum by one per step: exactly one port
+        // sums to zero, and that datagram must carry 0xFFFF, never 0.
+        let zero = (0..=u16::MAX)
+            .find(|&sport| {
+                let n = emit6(&mut buf, src, dst, 9, ProbeTag { sport, seq: 0, token: 0 }, 0, Payload::Empty);
+                let mut d = buf[40..n].to_vec();
+                d[6..8].fill(0);
+                let mut pseudo: Vec<u8> = [src.octets(), dst.octets()].concat();
+                pseudo.extend([0, 0, 0, 8, 0, 0, 0, 17]);
+                pseudo.extend(&d);
+                let mut sum: u32 = pseudo.chunks(2).map(|w| u32::from(w[0]) << 8 | u32::from(w[1])).sum();
+                while sum > 0xffff {
+                    sum = (sum & 0xffff) + (sum >> 16);
+                }
+                !(sum as u16) == 0
+            })
+            .expect("one source port sums to zero");
+        emit6(&mut buf, src, dst, 9, ProbeTag { sport: zero, seq: 0, token: 0 }, 0, Payload::Empty);
+        assert_eq!(u16::from_be_bytes([buf[46], buf[47]]), 0xFFFF);
     }
 
     #[test]

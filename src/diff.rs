@@ -447,7 +447,7 @@ mod tests {
         // IPv6 port that opens is found at its address.
         let mut later = merged.clone();
         let h = later.hosts.iter_mut().find(|h| h.address.to_string() == "2001:2::ff").unwrap();
-        h.ports.push(crate::report::PortReport { port: 22, protocol: Protocol::Tcp, state: crate::report::State::Open, reason: crate::report::Reason::SynAck, ttl: Some(64) });
+        h.ports.push(crate::report::PortReport { port: 22, protocol: Protocol::Tcp, state: crate::report::State::Open, reason: crate::report::Reason::SynAck, ttl: Some(64), service: None });
         h.ports.sort_by_key(|p| (p.protocol, p.port));
         let any = |r: &ScanReport| AnyReport::Scan(Box::new(r.clone()));
         assert!(diff(&any(&merged), &any(&merged), ("a", "b")).is_empty());

@@ -74,10 +74,10 @@ mod tests {
             default_state: State::Closed,
             default_reason: Reason::Rst,
             ports: vec![
-                PortReport { port: 10250, protocol: Protocol::Tcp, state: State::Filtered, reason: Reason::NoResponse, ttl: None },
-                PortReport { port: 10256, protocol: Protocol::Tcp, state: State::Open, reason: Reason::SynAck, ttl: None },
-                PortReport { port: 31000, protocol: Protocol::Tcp, state: State::Open, reason: Reason::SynAck, ttl: None },
-                PortReport { port: 8472, protocol: Protocol::Udp, state: State::OpenFiltered, reason: Reason::NoResponse, ttl: None },
+                PortReport { port: 10250, protocol: Protocol::Tcp, state: State::Filtered, reason: Reason::NoResponse, ttl: None, service: None },
+                PortReport { port: 10256, protocol: Protocol::Tcp, state: State::Open, reason: Reason::SynAck, ttl: None, service: None },
+                PortReport { port: 31000, protocol: Protocol::Tcp, state: State::Open, reason: Reason::SynAck, ttl: None, service: None },
+                PortReport { port: 8472, protocol: Protocol::Udp, state: State::OpenFiltered, reason: Reason::NoResponse, ttl: None, service: None },
             ],
             udp_unresolved: Vec::new(),
         };

@@ -21,19 +21,23 @@ pub fn run(args: ReportArgs) -> Result<u8, Failure> {
         SavedReport::Scan(report) => {
             let d = destinations(kind, &args.output, format_of::<OutputFormat>(kind, args.format)?, false)?;
             write_all(&d, |f| super::render_scan(&report, f))?;
+            super::closing_line(&format!("{name}: scan of {} hosts rendered again", report.hosts.len()), &d);
         }
         SavedReport::Audit(report) => {
             let d = destinations(kind, &args.output, format_of::<AuditFormat>(kind, args.format)?, false)?;
             let plan = super::plan::recorded(&name, &report.options, args.plan.as_deref())?;
             write_all(&d, |f| portsweep::render::audit(&report, &plan, f))?;
+            super::closing_line(&format!("{name}: audit of {} nodes, {} findings, rendered again", report.summary.nodes, report.summary.findings), &d);
         }
         SavedReport::Diff(diff) => {
             let d = destinations(kind, &args.output, format_of::<DiffFormat>(kind, args.format)?, false)?;
             write_all(&d, |f| super::diff::render(&diff, f))?;
+            super::closing_line(&format!("{name}: diff of {} ports and {} hosts changed, rendered again", diff.ports.len(), diff.hosts.len()), &d);
         }
         SavedReport::Matrix(m) => {
             let d = destinations(kind, &args.output, format_of::<MatrixFormat>(kind, args.format)?, false)?;
             write_all(&d, |f| super::matrix::render(&m, f))?;
+            super::closing_line(&format!("{name}: matrix of {} cells rendered again", m.cells.len()), &d);
         }
     }
     Ok(0)

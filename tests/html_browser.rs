@@ -83,6 +83,15 @@ struct Browser {
     _driver: Driver,
 }
 
+impl Drop for Browser {
+    /// Ends the session, which quits chromium: killing chromedriver alone
+    /// would leave the browser running.
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let _ = self.rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), client.close()).await });
+    }
+}
+
 /// Why the browser tests cannot run here, or the browser.
 fn start_browser() -> Result<Browser, String> {
     for p in [CHROMIUM, CHROMEDRIVER] {

@@ -173,3 +173,71 @@ pub(super) fn annotate(findings: &mut [super::Finding], obs: &dyn Observations) 
         f.service = Some(s);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::TlsInfo;
+
+    fn service(name: &str, auth: Auth, evidence: &str, tls: Option<TlsInfo>) -> Service {
+        Service { name: name.into(), product: None, version: None, confidence: Confidence::Certain, evidence: evidence.into(), auth, tls }
+    }
+
+    fn tls(not_after: &str, client_cert: ClientCert) -> TlsInfo {
+        TlsInfo { subject: "CN=kubelet".into(), issuer: "CN=kubernetes".into(), sans: Vec::new(), not_after: not_after.into(), client_cert, client_cas: Vec::new() }
+    }
+
+    /// The hint of an open door, or "" when the door is shut.
+    fn door_hint(s: &Service, port: u16) -> String {
+        open_door(s, port).map(|(_, hint)| hint).unwrap_or_default()
+    }
+
+    #[test]
+    fn kubelet_doors_each_name_their_own_fix() {
+        // The read-only port answering at all is the finding.
+        let read_only = service("kubelet", Auth::None, "GET /pods 200", None);
+        assert!(door_hint(&read_only, 10255).contains("--read-only-port=0"));
+        // /pods served to an anonymous TLS client.
+        let anonymous = service("kubelet", Auth::None, "GET /pods 200", Some(tls("2099-01-01T00:00:00Z", ClientCert::Requested)));
+        assert!(door_hint(&anonymous, 10250).contains("--anonymous-auth=false --authorization-mode=Webhook"));
+        // 403 naming system:anonymous: anonymous auth is on.
+        let forbidden = service("kubelet", Auth::Required, "GET /pods 403 Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=proxy)", Some(tls("2099-01-01T00:00:00Z", ClientCert::Requested)));
+        assert_eq!(door_hint(&forbidden, 10250), "Set kubelet `--anonymous-auth=false --read-only-port=0`.");
+        // 401: anonymous auth off, nothing to report.
+        let shut = service("kubelet", Auth::Required, "GET /pods 401 Unauthorized", Some(tls("2099-01-01T00:00:00Z", ClientCert::Requested)));
+        assert_eq!(open_door(&shut, 10250), None);
+    }
+
+    #[test]
+    fn only_a_plain_anonymous_apiserver_is_an_open_door() {
+        let insecure_port = service("kube-apiserver", Auth::None, "GET / 200 {\"paths\":[…]}", None);
+        assert!(door_hint(&insecure_port, 8080).contains("--insecure-port"));
+        // Anonymous over TLS (e.g. /version is public by design) is not.
+        let tls_anonymous = service("kube-apiserver", Auth::None, "GET /version 200", Some(tls("2099-01-01T00:00:00Z", ClientCert::Requested)));
+        assert_eq!(open_door(&tls_anonymous, 6443), None);
+        let tls_required = service("kube-apiserver", Auth::Required, "GET /api 401", Some(tls("2099-01-01T00:00:00Z", ClientCert::Requested)));
+        assert_eq!(open_door(&tls_required, 6443), None);
+        // Services without an anonymous-access rule never are.
+        assert_eq!(open_door(&service("nginx", Auth::None, "Server: nginx", None), 80), None);
+        assert_eq!(open_door(&service("redis", Auth::Required, "-NOAUTH", None), 6379), None);
+        assert_eq!(open_door(&service("etcd", Auth::Required, "tls alert", Some(tls("2099-01-01T00:00:00Z", ClientCert::Required))), 2379), None);
+    }
+
+    #[test]
+    fn certificates_are_judged_against_the_warning_window() {
+        let now = humantime::parse_rfc3339("2026-11-28T00:00:00Z").expect("a valid time");
+        let rules = IdentityRules { cert_warn: Duration::from_secs(30 * 86_400), now };
+        let with = |not_after: &str| service("etcd", Auth::Required, "tls", Some(tls(not_after, ClientCert::Required)));
+        let judged = |not_after: &str| expiry(&with(not_after), &rules).map(|(severity, message, _)| (severity, message));
+        assert_eq!(judged("2026-11-27T23:59:59Z"), Some((Severity::Critical, "Its TLS certificate (CN=kubelet) expired on 2026-11-27T23:59:59Z: clients refuse it.".into())));
+        // Expiring exactly now is expired.
+        assert_eq!(judged("2026-11-28T00:00:00Z").map(|j| j.0), Some(Severity::Critical));
+        assert_eq!(judged("2026-12-08T00:00:00Z"), Some((Severity::Warning, "Its TLS certificate (CN=kubelet) expires on 2026-12-08T00:00:00Z (in 10 days).".into())));
+        // The window's edge is inside it; one second beyond is not.
+        assert_eq!(judged("2026-12-28T00:00:00Z").map(|j| j.0), Some(Severity::Warning));
+        assert_eq!(judged("2026-12-28T00:00:01Z"), None);
+        // An unreadable date, or no TLS, says nothing.
+        assert_eq!(judged("next tuesday"), None);
+        assert_eq!(expiry(&service("redis", Auth::None, "+PONG", None), &rules), None);
+    }
+}

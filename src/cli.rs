@@ -341,7 +341,9 @@ pub enum LabAction {
     #[command(after_help = "Examples:
   portsweep lab bench --runs 3
   portsweep lab bench --loss 2 --tools portsweep,masscan,masscan-retries
-  portsweep lab bench --sink --tools portsweep,masscan,floor")]
+  portsweep lab bench --sink --tools portsweep,masscan,floor
+  portsweep lab bench --format json --output bench.json --require 'portsweep/floor<=1.5' --require 'exact>=1.0'
+  portsweep lab bench --from bench.json --baseline fixtures/bench/scan-small.json --tolerance 0.25")]
     Bench(BenchArgs),
     /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive (run it in a lab).
     #[command(hide = true)]
@@ -390,9 +392,37 @@ pub struct BenchArgs {
     /// Kill a tool run after this long.
     #[arg(long, default_value = "600s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Also write the table (Markdown) here.
+    /// What to print: the Markdown table, or the JSON record (every run of every tool, medians, ratios, machine).
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: BenchFormat,
+    /// Also write what is printed (in --format) to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Fail (exit 1) unless EXPR holds, e.g. 'portsweep/floor<=1.5', 'portsweep/nmap<=0.15', 'exact>=1.0' (repeatable; see the README).
+    #[arg(long = "require", value_name = "EXPR")]
+    pub require: Vec<String>,
+    /// Fail (exit 1) when a ratio of portsweep to a peer grew by more than --tolerance over this saved JSON run.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// How much a ratio may grow over the baseline's (0.25 = 25 %).
+    #[arg(long, default_value_t = 0.25, value_parser = parse_tolerance)]
+    pub tolerance: f64,
+    /// Read a saved JSON run instead of running the lab: re-print it and check --require and --baseline on it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "runs", "tools", "loss", "sink", "timeout"])]
+    pub from: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchFormat {
+    Markdown,
+    Json,
+}
+
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("{s:?} is not a non-negative fraction (0.25 = 25 %)")),
+    }
 }
 
 #[derive(Debug, Args)]

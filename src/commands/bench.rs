@@ -5,7 +5,10 @@
 //! The floor is what the kernel can take: one SYN per pair pushed with
 //! `sendmmsg` from two threads, no receive, no bookkeeping. Every tool runs
 //! in the lab's scanner namespace as a child process; wall time is measured
-//! around it, CPU time and peak RSS come from `wait4`'s rusage.
+//! around it, CPU time and peak RSS come from `/usr/bin/time`. The figures
+//! go into a `BenchRecord` (printed as Markdown or JSON) and are checked
+//! against `--require` gates and a `--baseline` run; `--from` does the
+//! printing and checking on a saved record without building a lab.
 use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -15,35 +18,18 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use portsweep::io::raw::RawSender;
 use portsweep::io::{ProbeSink, TxBatch};
-use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, score_report, Score};
+use clap::ValueEnum as _;
+use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, score_report};
+use portsweep::lab::bench_record::{BenchRecord, Machine, RunRecord, ScenarioInfo, ToolResult};
+use portsweep::lab::gates::{compare_baseline, Gate, Verdict};
 use portsweep::lab::scenario::{Rule, RuleText};
 use portsweep::lab::{netns, Lab, Scenario};
 use portsweep::report::ScanReport;
 use portsweep::space::{HostSet, Permutation, PortList, Protocol, ScanSpace};
 use portsweep::wire::{Cookie, SynTemplate, SYN_LEN};
 
-use crate::cli::{BenchArgs, BenchTool, FloorArgs};
+use crate::cli::{BenchArgs, BenchFormat, BenchTool, FloorArgs};
 use crate::Failure;
-
-/// One tool run: figures and score.
-struct Run {
-    wall: f64,
-    cpu: f64,
-    rss_kib: u64,
-    probes: u64,
-    score: Option<Score>,
-    /// portsweep's `stats.udp_unresolved`.
-    unresolved: Option<u64>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() {
-        0.0
-    } else {
-        v[v.len() / 2]
-    }
-}
 
 /// Runs `args` in the scanner namespace under `/usr/bin/time` (so CPU and
 /// peak RSS are the tool's own, not those of `ip`, whose high-water mark
@@ -94,6 +80,54 @@ fn ensure_tool(tool: &str, package: &str) -> Result<(), Failure> {
 }
 
 pub fn run(args: BenchArgs) -> Result<u8, Failure> {
+    // Everything a gate needs is read and checked before minutes of lab time.
+    let gates = args.require.iter().map(|text| Gate::parse(text)).collect::<Result<Vec<_>, _>>().map_err(Failure::input)?;
+    let baseline = args.baseline.as_deref().map(load_record).transpose()?;
+    let record = match &args.from {
+        Some(path) => load_record(path)?,
+        None => {
+            if let Some(missing) = gates.iter().flat_map(|g| g.tools()).find(|t| !args.tools.iter().any(|b| tool_key(*b) == *t)) {
+                return Err(Failure::input(anyhow!("a --require names {missing}, which --tools does not run")));
+            }
+            measure_all(&args)?
+        }
+    };
+    let text = match args.format {
+        BenchFormat::Markdown => record.to_markdown(),
+        BenchFormat::Json => record.to_json(),
+    };
+    print!("{text}");
+    if let Some(path) = &args.output {
+        std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())).with_context(|| format!("writing {}", path.display())).map_err(Failure::runtime)?;
+    }
+    let mut verdicts: Vec<Verdict> = gates.iter().map(|g| g.check(&record)).collect();
+    if let Some(baseline) = &baseline {
+        verdicts.extend(compare_baseline(&record, baseline, args.tolerance).map_err(Failure::input)?);
+    }
+    // Verdicts go to stderr so that stdout stays the table or the JSON.
+    for v in &verdicts {
+        eprintln!("bench: gate {v}");
+    }
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    if failed > 0 {
+        eprintln!("bench: {failed} of {} gate(s) failed", verdicts.len());
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+fn load_record(path: &std::path::Path) -> Result<BenchRecord, Failure> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())).map_err(Failure::input)?;
+    BenchRecord::from_json(&text).map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))
+}
+
+/// The `--tools` name, which is what the record and the gates call a tool.
+fn tool_key(tool: BenchTool) -> String {
+    tool.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+}
+
+/// Builds the lab, runs every tool `--runs` times, and scores each run.
+fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
     let mut scenario = Scenario::load(&args.scenario).map_err(Failure::input)?;
     if let Some(loss) = args.loss {
         scenario.loss_percent = loss;
@@ -130,9 +164,10 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
         if args.sink { ", sink (everything dropped)" } else { "" },
         args.runs
     );
-    let mut table: Vec<(String, Vec<Run>)> = Vec::new();
+    let mut tools: Vec<ToolResult> = Vec::new();
     for tool in &args.tools {
         let mut runs = Vec::new();
+        let mut label = "";
         for i in 0..args.runs {
             let _ = std::fs::remove_file(&out);
             let (name, cmd): (&str, Vec<String>) = match tool {
@@ -172,6 +207,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
                     ("nmap -sU -n -Pn", c)
                 }
             };
+            label = name;
             let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
             let text = std::fs::read_to_string(&out).unwrap_or_default();
             let mut unresolved = None;
@@ -202,101 +238,39 @@ pub fn run(args: BenchArgs) -> Result<u8, Failure> {
                 unresolved.map(|u| format!(", {u} UDP unresolved")).unwrap_or_default(),
                 if finished { "" } else { " (killed at the timeout)" }
             );
-            runs.push(Run { wall, cpu, rss_kib, probes, score: sc, unresolved });
-            if table.last().map(|t| t.0 != name).unwrap_or(true) && i == 0 {
-                table.push((name.to_string(), Vec::new()));
-            }
+            runs.push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved });
         }
-        if let Some(last) = table.last_mut() {
-            last.1 = runs;
-        }
+        tools.push(ToolResult::new(&tool_key(*tool), label, runs));
     }
     drop(lab);
-    let floor = table.iter().find(|t| t.0.starts_with("floor")).map(|t| median(t.1.iter().map(|r| r.wall).collect()));
-    let mut text = format!(
-        "| tool | wall s (median; min–max of {}) | probes/s | exact % | open recall % | UDP unresolved | CPU s | CPU s per M probes | peak RSS MiB | × floor |\n|---|---|---|---|---|---|---|---|---|---|\n",
-        args.runs
-    );
-    for (name, runs) in &table {
-        let walls: Vec<f64> = runs.iter().map(|r| r.wall).collect();
-        let wall = median(walls.clone());
-        let (lo, hi) = (walls.iter().cloned().fold(f64::INFINITY, f64::min), walls.iter().cloned().fold(0.0, f64::max));
-        let probes = median(runs.iter().map(|r| r.probes as f64).collect());
-        let cpu = median(runs.iter().map(|r| r.cpu).collect());
-        let rss = median(runs.iter().map(|r| r.rss_kib as f64).collect()) / 1024.0;
-        let exact = runs.iter().filter_map(|r| r.score).map(|s| s.exact_percent()).collect::<Vec<_>>();
-        let recall = runs.iter().filter_map(|r| r.score).map(|s| s.open_recall_percent()).collect::<Vec<_>>();
-        let range = |v: &[f64]| match v.len() {
-            0 => "—".to_string(),
-            _ => {
-                let (a, b) = (v.iter().cloned().fold(f64::INFINITY, f64::min), v.iter().cloned().fold(0.0, f64::max));
-                if (a - b).abs() < 1e-9 { format!("{a:.3}") } else { format!("{a:.3}–{b:.3}") }
-            }
-        };
-        text += &format!(
-            "| {name} | {wall:.2} ({lo:.2}–{hi:.2}) | {:.0} | {} | {} | {} | {cpu:.2} | {:.2} | {rss:.1} | {} |\n",
-            probes / wall.max(1e-9),
-            range(&exact),
-            range(&recall),
-            {
-                let u: Vec<u64> = runs.iter().filter_map(|r| r.unresolved).collect();
-                match (u.iter().min(), u.iter().max()) {
-                    (Some(a), Some(b)) if a == b => a.to_string(),
-                    (Some(a), Some(b)) => format!("{a}–{b}"),
-                    _ => "—".to_string(),
-                }
-            },
-            cpu / (probes / 1e6).max(1e-9),
-            floor.map(|f| format!("{:.2}", wall / f)).unwrap_or_else(|| "—".into()),
-        );
+    let info = ScenarioInfo { path: args.scenario.display().to_string(), hosts: hosts.len(), ports: ports.len() as u64, pairs, loss_percent: scenario.loss_percent, sink: args.sink };
+    let mut argv: Vec<String> = std::env::args().collect();
+    if let Some(first) = argv.first_mut() {
+        *first = "portsweep".into();
     }
-    // The headline is the ratios (they hold across machines); the absolute
-    // times are this run's, on this machine, on this day.
-    let median_of = |prefix: &str| table.iter().find(|t| t.0.starts_with(prefix)).map(|t| median(t.1.iter().map(|r| r.wall).collect()));
-    if let Some(ps) = median_of("portsweep") {
-        let ratios: Vec<String> = [("floor", "the send-only floor"), ("masscan --rate", "masscan"), ("masscan --retries", "masscan --retries 2"), ("nmap -sS", "nmap -sS"), ("nmap -sU", "nmap -sU")]
-            .iter()
-            .filter_map(|(prefix, label)| median_of(prefix).map(|m| format!("{:.2} × {label}", ps / m)))
-            .collect();
-        if !ratios.is_empty() {
-            text += &format!("\nportsweep's median wall time = {}.\n", ratios.join(", "));
-        }
-    }
-    text = format!("{}\n\n{text}", provenance());
-    print!("{text}");
-    if let Some(path) = &args.output {
-        std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())).with_context(|| format!("writing {}", path.display())).map_err(Failure::runtime)?;
-    }
-    Ok(0)
+    Ok(BenchRecord::new(machine(), argv.join(" "), info, tools))
 }
 
-/// When, where and how the figures were made: the date, the machine (cores,
-/// memory, kernel, distribution), the tools' versions and the command line.
-fn provenance() -> String {
+/// When, where and with what the figures were made: the date, the machine
+/// (cores, memory, kernel, distribution) and the tools' versions.
+fn machine() -> Machine {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem_kib: u64 = read("/proc/meminfo").lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
-    let distro = read("/etc/os-release").lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).unwrap_or("").trim_matches('"').to_string();
     let version = |cmd: &str, arg: &str| {
         std::process::Command::new(cmd).arg(arg).output().ok().and_then(|o| {
             let text = String::from_utf8_lossy(&o.stdout).into_owned();
             text.lines().find(|l| l.to_ascii_lowercase().contains("version")).map(|l| l.split(" (").next().unwrap_or(l).trim().to_string())
         })
     };
-    let tools: Vec<String> = [version("masscan", "--version"), version("nmap", "--version")].into_iter().flatten().collect();
-    let mut argv: Vec<String> = std::env::args().collect();
-    if let Some(first) = argv.first_mut() {
-        *first = "portsweep".into();
+    Machine {
+        measured_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        memory_gib: mem_kib as f64 / (1 << 20) as f64,
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+        distribution: read("/etc/os-release").lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).unwrap_or("").trim_matches('"').to_string(),
+        peer_versions: [version("masscan", "--version"), version("nmap", "--version")].into_iter().flatten().collect(),
+        portsweep_version: env!("CARGO_PKG_VERSION").to_string(),
     }
-    format!(
-        "Measured {} on {cores} cores, {:.0} GiB, Linux {}, {distro}{}; portsweep {}.\nCommand: `{}`",
-        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
-        mem_kib as f64 / (1 << 20) as f64,
-        read("/proc/sys/kernel/osrelease").trim(),
-        if tools.is_empty() { String::new() } else { format!("; {}", tools.join("; ")) },
-        env!("CARGO_PKG_VERSION"),
-        argv.join(" ")
-    )
 }
 
 /// `portsweep lab floor`: one SYN per pair from two threads, no receive.

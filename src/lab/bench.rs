@@ -73,7 +73,7 @@ pub fn parse_nmap_grepable(text: &str) -> ToolStates {
 }
 
 /// How a tool's states compare with the truth over targets × ports.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Score {
     pub pairs: u64,
     pub exact: u64,

@@ -12,11 +12,16 @@
 //! `flood` is a hostile peer (malformed and forged packets at full rate),
 //! and `bpf` runs the scanner's receive filter outside the kernel so the
 //! simulation and the flood know what reaches the engine.
+//! `bench` scores other scanners' output, `bench_record` holds a benchmark
+//! run (JSON and Markdown) and `gates` checks one against limits or a
+//! saved baseline.
 pub mod bench;
+pub mod bench_record;
 pub mod bpf;
 pub mod daemons;
 pub mod etc;
 pub mod flood;
+pub mod gates;
 pub mod netns;
 pub mod replay;
 pub mod responder;

@@ -343,7 +343,7 @@ pub enum LabAction {
   portsweep lab bench --loss 2 --tools portsweep,masscan,masscan-retries
   portsweep lab bench --sink --tools portsweep,masscan,floor
   portsweep lab bench --format json --output bench.json --require 'portsweep/floor<=1.5' --require 'exact>=1.0'
-  portsweep lab bench --from bench.json --baseline fixtures/bench/scan-small.json --tolerance 0.25")]
+  portsweep lab bench --from fixtures/bench/scan-small.json --require 'portsweep/nmap<=0.05'")]
     Bench(BenchArgs),
     /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive (run it in a lab).
     #[command(hide = true)]

@@ -284,3 +284,82 @@ fn mixed_family_dry_runs_count_both_and_a_probe_run_refuses_ipv6() {
     let (_, v6, _) = run(&["audit", "--worker", "198.19.1.1", "--worker", "2001:2::1", "--family", "6", "--dry-run"]);
     assert!(all.starts_with("2 nodes (worker)") && v6.starts_with("1 nodes (worker)"), "{all}\n{v6}");
 }
+
+/// The saved run `.ci/run` compares with: a real `lab bench --format json`
+/// of the small scenario, read here with serde_json alone (not the
+/// record's own types), so the figures the gates print are checked against
+/// an independent reading of the file.
+fn saved_bench() -> (std::path::PathBuf, serde_json::Value) {
+    let path = fixture("bench/scan-small.json");
+    let value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    (path, value)
+}
+
+/// The median wall time of `tool` in a saved run, from its runs.
+fn median_wall(run: &serde_json::Value, tool: &str) -> f64 {
+    let t = run["tools"].as_array().unwrap().iter().find(|t| t["tool"] == tool).unwrap_or_else(|| panic!("no {tool} in the saved run"));
+    let mut walls: Vec<f64> = t["runs"].as_array().unwrap().iter().map(|r| r["wall_s"].as_f64().unwrap()).collect();
+    walls.sort_by(f64::total_cmp);
+    walls[walls.len() / 2]
+}
+
+#[test]
+fn bench_gate_broken_on_purpose_exits_1_naming_it_with_its_figures() {
+    let (path, saved) = saved_bench();
+    let ratio = median_wall(&saved, "portsweep") / median_wall(&saved, "floor");
+    // A limit just under the measured ratio: the gate must fail, and the other must pass.
+    let limit = format!("{:.2}", ratio - 0.01);
+    let broken = format!("portsweep/floor<={limit}");
+    let (code, out, err) = run(&["lab", "bench", "--from", path.to_str().unwrap(), "--require", "exact>=1.0", "--require", &broken]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("FAIL {broken}: portsweep/floor = {ratio:.4} (portsweep {:.2} s / floor {:.2} s, median wall), required <= {}", median_wall(&saved, "portsweep"), median_wall(&saved, "floor"), limit.parse::<f64>().unwrap())), "{err}");
+    assert!(err.contains("pass exact>=1.0: portsweep.exact = 1.0000"), "{err}");
+    assert!(err.contains("bench: 1 of 2 gate(s) failed"), "{err}");
+    // The table is still printed, from the saved run.
+    assert!(out.contains("| portsweep --rate max |"), "{out}");
+    // The same gate with room passes.
+    let (code, _, err) = run(&["lab", "bench", "--from", path.to_str().unwrap(), "--require", &format!("portsweep/floor<={:.2}", ratio + 0.01)]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn bench_baseline_fails_when_a_ratio_grew_past_the_tolerance() {
+    let (path, saved) = saved_bench();
+    // The same run with portsweep 40 % slower in every run.
+    let mut slower = saved.clone();
+    for t in slower["tools"].as_array_mut().unwrap().iter_mut().filter(|t| t["tool"] == "portsweep") {
+        for r in t["runs"].as_array_mut().unwrap() {
+            r["wall_s"] = serde_json::json!(r["wall_s"].as_f64().unwrap() * 1.4);
+        }
+        t["median"]["wall_s"] = serde_json::json!(t["median"]["wall_s"].as_f64().unwrap() * 1.4);
+        for v in t["ratio_to"].as_object_mut().unwrap().values_mut() {
+            *v = serde_json::json!(v.as_f64().unwrap() * 1.4);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.json");
+    std::fs::write(&slow, serde_json::to_string(&slower).unwrap()).unwrap();
+    let (code, _, err) = run(&["lab", "bench", "--from", slow.to_str().unwrap(), "--baseline", path.to_str().unwrap(), "--tolerance", "0.25"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("FAIL baseline portsweep/floor:") && err.contains("(+40.0 %), allowed up to"), "{err}");
+    assert!(err.contains("FAIL baseline portsweep/nmap:"), "{err}");
+    // Within a 50 % tolerance it passes; the saved run against itself passes at 0.
+    let (code, _, err) = run(&["lab", "bench", "--from", slow.to_str().unwrap(), "--baseline", path.to_str().unwrap(), "--tolerance", "0.5"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["lab", "bench", "--from", path.to_str().unwrap(), "--baseline", path.to_str().unwrap(), "--tolerance", "0"]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn bench_json_round_trips_and_bad_gates_exit_2() {
+    let (path, saved) = saved_bench();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.json");
+    let (code, out, err) = run(&["lab", "bench", "--from", path.to_str().unwrap(), "--format", "json", "--output", copy.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), saved);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), out);
+    let (code, _, err) = run(&["lab", "bench", "--from", path.to_str().unwrap(), "--require", "portsweep/flor<=1.5"]);
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("portsweep: bad gate \"portsweep/flor<=1.5\": unknown tool \"flor\""), "{err}");
+}

@@ -36,6 +36,10 @@ fn replayed_components_are_named() {
         (c::CILIUM_HEALTH, 4240, "cilium-agent", "none", None),
         (c::CILIUM_METRICS, 9962, "cilium-agent", "none", None),
         (c::INGRESS_NGINX, 443, "ingress-nginx", "unknown", None),
+        (c::HUBBLE_METRICS, 9965, "hubble", "none", None),
+        (c::CILIUM_OPERATOR_METRICS, 9963, "cilium-operator", "none", None),
+        (c::KUBE_VIP_METRICS, 2112, "kube-vip", "none", None),
+        (c::TYPHA_METRICS, 9093, "calico-typha", "none", None),
     ];
     let addrs: Vec<SocketAddr> = table.iter().enumerate().map(|(i, r)| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 19, 3, i as u8 + 1)), r.1)).collect();
     let servers = in_netns(lab.target_ns(), || addrs.iter().zip(table).map(|(a, r)| serve(TcpListener::bind(a)?, r.0)).collect::<std::io::Result<Vec<_>>>()).unwrap().unwrap();

@@ -60,7 +60,7 @@ fn open_door(s: &Service, port: u16) -> Option<(String, String)> {
             format!("etcd's client API answered a range read without a client certificate ({}): anyone who reaches the port can read every key, Secrets included.", if plain { "plain HTTP" } else if tls_open { "TLS without client authentication" } else { "TLS" }),
             "Serve etcd over TLS with client authentication: `--client-cert-auth=true --trusted-ca-file=<etcd CA>` (and `--cert-file`/`--key-file`, https:// listen URLs).".into(),
         )),
-        ("kubelet", _) if port == 10255 || (plain && s.auth == Auth::None) => Some((
+        ("kubelet", Auth::None) if port == 10255 || plain => Some((
             "The kubelet's read-only port answers without authentication: pods, their specs and environment are readable by anyone who reaches it.".into(),
             "Turn it off: kubelet `--read-only-port=0` (readOnlyPort: 0 in the KubeletConfiguration).".into(),
         )),
@@ -197,6 +197,8 @@ mod tests {
         // The read-only port answering at all is the finding.
         let read_only = service("kubelet", Auth::None, "GET /pods 200", None);
         assert!(door_hint(&read_only, 10255).contains("--read-only-port=0"));
+        // A 10255 that refused the anonymous client is no open door.
+        assert_eq!(open_door(&service("kubelet", Auth::Required, "GET /pods 401", None), 10255), None);
         // /pods served to an anonymous TLS client.
         let anonymous = service("kubelet", Auth::None, "GET /pods 200", Some(tls("2099-01-01T00:00:00Z", ClientCert::Requested)));
         assert!(door_hint(&anonymous, 10250).contains("--anonymous-auth=false --authorization-mode=Webhook"));

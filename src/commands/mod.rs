@@ -250,4 +250,11 @@ pub fn identify_stage(report: &mut portsweep::report::ScanReport, settings: &por
     if s.ports > 0 {
         eprintln!("portsweep: identified {} of {} open ports in {:.2} s", s.named, s.ports, s.duration.as_secs_f64());
     }
+    if s.answer_everything > 0 {
+        eprintln!(
+            "portsweep: {} host(s) answered on most of the scanned ports (a SYN proxy or tarpit?): not identified, more than {} open ports",
+            s.answer_everything,
+            portsweep::identify::MAX_DEFAULT_OPEN_PORTS
+        );
+    }
 }

@@ -86,11 +86,12 @@ impl<'a> Budget<'a> {
         }
         self.connections_left -= 1;
         self.rate.take();
-        let left = self.deadline.checked_duration_since(Instant::now()).unwrap_or_default();
-        let timeout = self.settings.connect.min(left).max(Duration::from_millis(1));
-        let s = TcpStream::connect_timeout(&addr, timeout)?;
+        // The rate limit may have slept: what is left is counted after it.
+        let left = self.deadline.checked_duration_since(Instant::now()).filter(|l| *l > Duration::from_millis(1));
+        let Some(left) = left else { return Err(io::Error::new(io::ErrorKind::TimedOut, "port budget spent")) };
+        let s = TcpStream::connect_timeout(&addr, self.settings.connect.min(left))?;
         s.set_nodelay(true)?;
-        s.set_write_timeout(Some(self.settings.read))?;
+        s.set_write_timeout(Some(self.settings.read.min(left)))?;
         Ok(s)
     }
 

@@ -58,7 +58,8 @@ fn dechunk(mut raw: &[u8]) -> String {
         let Some(size) = size.filter(|&n| n > 0) else { break };
         let data = &raw[i + 2..];
         out.extend_from_slice(&data[..size.min(data.len())]);
-        raw = data.get(size + 2..).unwrap_or(&[]);
+        // The size is the peer's number: it may be anything up to usize::MAX.
+        raw = size.checked_add(2).and_then(|end| data.get(end..)).unwrap_or(&[]);
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -127,6 +128,19 @@ mod tests {
         assert_eq!(r.json().unwrap()["etcdserver"], "3.4.23");
         assert!(Response::parse(b"-NOAUTH Authentication required.\r\n").is_none());
         assert!(Response::parse(b"HTTP/1.1 2").is_none());
+    }
+
+    #[test]
+    fn chunk_sizes_are_the_peers_numbers_and_never_trusted() {
+        // The largest size there is: the data is what arrived, no overflow.
+        assert_eq!(dechunk(b"ffffffffffffffff\r\nabc"), "abc");
+        // A size past the data, then nothing more.
+        assert_eq!(dechunk(b"10\r\nabc\r\n3\r\nxyz\r\n"), "abc\r\n3\r\nxyz\r\n");
+        // Not a number, an empty size, no line end: nothing.
+        assert_eq!(dechunk(b"zz\r\nabc"), "");
+        assert_eq!(dechunk(b"\r\nabc"), "");
+        assert_eq!(dechunk(b"3"), "");
+        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), "abcde");
     }
 
     #[test]

@@ -25,6 +25,8 @@ mod http;
 mod probes;
 mod tls;
 
+pub use probes::NTP_CLIENT_REQUEST;
+
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Condvar, Mutex};
@@ -73,7 +75,16 @@ pub struct Summary {
     pub ports: usize,
     pub named: usize,
     pub duration: Duration,
+    /// Hosts that answered on more ports than `MAX_DEFAULT_OPEN_PORTS`
+    /// (a SYN proxy or tarpit answers every port): left unidentified.
+    pub answer_everything: usize,
 }
+
+/// A host whose default state is open gets at most this many ports
+/// identified: a tarpit that accepts all 65,535 would otherwise cost hours
+/// (65,535 × the per-port deadline / the per-host cap) and fill the report
+/// with rows that say nothing.
+pub const MAX_DEFAULT_OPEN_PORTS: usize = 256;
 
 /// Identifies `targets` within `settings`; results in the same order.
 pub fn identify(targets: &[Target], settings: &Settings) -> Vec<Service> {
@@ -169,8 +180,13 @@ pub fn identify_report(report: &mut ScanReport, settings: &Settings) -> Summary 
     let ports = report.port_list();
     let mut targets = Vec::new();
     let mut slots = Vec::new();
+    let mut answer_everything = 0;
     for (hi, h) in report.hosts.iter_mut().enumerate() {
         if h.default_state == State::Open {
+            if ports.as_ref().map_or(true, |list| list.as_slice().len() > MAX_DEFAULT_OPEN_PORTS) {
+                answer_everything += 1;
+                continue;
+            }
             if let Some(list) = &ports {
                 let listed: std::collections::BTreeSet<(Protocol, u16)> = h.ports.iter().map(|p| (p.protocol, p.port)).collect();
                 for &(protocol, port) in list.as_slice() {
@@ -193,7 +209,7 @@ pub fn identify_report(report: &mut ScanReport, settings: &Settings) -> Summary 
     for ((hi, pi), s) in slots.into_iter().zip(found) {
         report.hosts[hi].ports[pi].service = Some(s);
     }
-    Summary { ports: targets.len(), named, duration: started.elapsed() }
+    Summary { ports: targets.len(), named, duration: started.elapsed(), answer_everything }
 }
 
 #[cfg(test)]
@@ -226,6 +242,45 @@ mod tests {
         assert!(s[0].evidence.contains("silent"), "{:?}", s[0]);
         assert!(spent <= Duration::from_millis(800 + 150), "spent {spent:?}");
         hold.join().unwrap();
+    }
+
+    /// A host that answers on every port (a tarpit) is not identified port
+    /// by port; up to the bound its ports are listed and identified.
+    #[test]
+    fn hosts_answering_everything_are_left_alone() {
+        use crate::report::{HostReport, HostStatus, Reason, ScanReport};
+        // Loopback only; ports nothing here listens on (refused at once).
+        let host = |last: u8| HostReport {
+            address: IpAddr::from([127, 0, 0, last]),
+            name: None,
+            status: HostStatus::Up,
+            default_state: State::Open,
+            default_reason: Reason::SynAck,
+            ports: Vec::new(),
+            udp_unresolved: Vec::new(),
+        };
+        let report = |ports: &str| ScanReport {
+            portsweep: "test".into(),
+            format_version: 1,
+            kind: "scan".into(),
+            started: String::new(),
+            finished: String::new(),
+            complete: true,
+            args: Vec::new(),
+            seed: 1,
+            shard: "1/1".into(),
+            ports: ports.into(),
+            stats: Default::default(),
+            hosts: vec![host(2), host(3)],
+        };
+        let mut wide = report("47000-47256");
+        let s = identify_report(&mut wide, &Settings::default());
+        assert_eq!((s.ports, s.answer_everything), (0, 2));
+        assert!(wide.hosts.iter().all(|h| h.ports.is_empty()), "the compact form is kept");
+        let mut narrow = report("47000-47255");
+        let s = identify_report(&mut narrow, &Settings::default());
+        assert_eq!((s.ports, s.answer_everything), (512, 0));
+        assert!(narrow.hosts.iter().all(|h| h.ports.len() == 256 && h.ports.iter().all(|p| p.service.is_some())));
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn first_request(port: u16) -> Request {
         8080 => Request::get("/"),
         4240 => Request::get("/hello"),
         3000 => Request::get("/api/health"),
-        2112 | 9962 | 9963 | 9965 | 10249 | 10254 | 2381 => Request::get("/metrics"),
+        2112 | 9093 | 9962 | 9963 | 9965 | 10249 | 10254 | 2381 => Request::get("/metrics"),
         _ => Request::get("/version"),
     }
 }
@@ -232,8 +232,22 @@ fn http_conversation(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, tls
     generic.unwrap_or_else(|| service(if tls_port { "tls" } else { "unknown" }, Confidence::Certain, Auth::Unknown))
 }
 
+/// What a body showed, for the evidence. An error body (401, 403, 404…)
+/// is the server's message and is kept, clipped; a 2xx body is data that
+/// may hold secrets, so only its shape is kept: a JSON object's top-level
+/// keys, else its length.
 fn body_hint(r: &Response) -> String {
-    if r.body.trim().is_empty() { String::new() } else { format!(" {}", clip(r.body.trim(), 80)) }
+    let body = r.body.trim();
+    if body.is_empty() {
+        return String::new();
+    }
+    if !(200..300).contains(&r.status) {
+        return format!(" {}", clip(body, 80));
+    }
+    match r.json() {
+        Some(serde_json::Value::Object(map)) => format!(" {{{}}}", clip(&map.keys().map(String::as_str).collect::<Vec<_>>().join(","), 80)),
+        _ => format!(" ({} bytes)", body.len()),
+    }
 }
 
 /// The plain fallback: HTTP, named by its Server header where it has one.
@@ -419,6 +433,22 @@ fn bgp_open(b: &[u8]) -> Option<Service> {
     Some(s)
 }
 
+/// Whether `b` holds one whole RESP reply: a simple string or error line,
+/// or a bulk string (`$<len>\r\n<len bytes>\r\n`; `$-1` is nil). Waiting
+/// for the peer to close instead would cost every redis a read deadline.
+fn resp_complete(b: &[u8]) -> bool {
+    let Some(line_end) = b.windows(2).position(|w| w == b"\r\n") else { return false };
+    match b.first() {
+        Some(b'-' | b'+' | b':') => true,
+        Some(b'$') => match std::str::from_utf8(&b[1..line_end]).ok().and_then(|n| n.parse::<i64>().ok()) {
+            Some(n) if n < 0 => true,
+            Some(n) => usize::try_from(n).ok().and_then(|n| n.checked_add(line_end + 4)).is_some_and(|whole| b.len() >= whole),
+            None => true, // not RESP: nothing more worth waiting for
+        },
+        _ => true,
+    }
+}
+
 /// A RESP reply (to `PING` or to the TLS hello): `-NOAUTH` means a
 /// password is set; otherwise `INFO server` (read-only) gives the version.
 fn redis(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, first: &[u8]) -> Service {
@@ -427,7 +457,7 @@ fn redis(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, first: &[u8]) -
         return versioned(service("redis", Confidence::Certain, Auth::Required), Some("redis"), None);
     }
     let mut s = versioned(service("redis", Confidence::Likely, Auth::Unknown), Some("redis"), None);
-    if let Ok((reply, _)) = exchange(budget, addr, b"INFO server\r\n", budget.settings.max_bytes, |b| b.starts_with(b"-") && b.ends_with(b"\r\n")) {
+    if let Ok((reply, _)) = exchange(budget, addr, b"INFO server\r\n", budget.settings.max_bytes, resp_complete) {
         let reply = String::from_utf8_lossy(&reply);
         if reply.contains("NOAUTH") {
             seen.evidence.push("INFO server: -NOAUTH".into());
@@ -443,6 +473,14 @@ fn redis(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, first: &[u8]) -
     s
 }
 
+/// The smallest NTP client request: LI 0, version 4, mode 3 (client), the
+/// rest zero (no timestamps: nothing about this host is sent).
+pub const NTP_CLIENT_REQUEST: [u8; 48] = {
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    req
+};
+
 /// NTP over UDP: one client packet (mode 3) on a connected socket, so only
 /// the asked address can answer; mode, stratum and leap from the reply.
 pub(crate) fn identify_ntp(addr: SocketAddr, budget: &Budget) -> Service {
@@ -451,10 +489,10 @@ pub(crate) fn identify_ntp(addr: SocketAddr, budget: &Budget) -> Service {
     let reply = (|| -> std::io::Result<Vec<u8>> {
         let sock = std::net::UdpSocket::bind(bind)?;
         sock.connect(addr)?;
-        sock.set_read_timeout(budget.read_timeout())?;
-        let mut req = [0u8; 48];
-        req[0] = 0x23; // LI 0, version 4, mode 3 (client)
-        sock.send(&req)?;
+        // None means "no time left" here, but "block forever" to the socket.
+        let wait = budget.read_timeout().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::TimedOut, "port budget spent"))?;
+        sock.set_read_timeout(Some(wait))?;
+        sock.send(&NTP_CLIENT_REQUEST)?;
         let mut buf = [0u8; 512];
         let n = sock.recv(&mut buf)?;
         Ok(buf[..n].to_vec())
@@ -474,6 +512,30 @@ pub(crate) fn identify_ntp(addr: SocketAddr, budget: &Budget) -> Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_keeps_error_messages_and_only_the_shape_of_data() {
+        let hint = |raw: &[u8]| body_hint(&Response::parse(raw).expect("a response"));
+        assert_eq!(hint(b"HTTP/1.1 200 OK\r\n\r\n{\"token\":\"s3cret\",\"user\":\"admin\"}"), " {token,user}");
+        assert_eq!(hint(b"HTTP/1.1 200 OK\r\n\r\npassword=s3cret"), " (15 bytes)");
+        assert_eq!(hint(b"HTTP/1.1 200 OK\r\n\r\n[\"s3cret\"]"), " (10 bytes)");
+        assert_eq!(hint(b"HTTP/1.1 403 Forbidden\r\n\r\nForbidden (user=system:anonymous, verb=get)"), " Forbidden (user=system:anonymous, verb=get)");
+        assert_eq!(hint(b"HTTP/1.1 200 OK\r\n\r\n"), "");
+    }
+
+    #[test]
+    fn a_resp_reply_is_whole_when_its_announced_length_arrived() {
+        assert!(resp_complete(b"-NOAUTH Authentication required.\r\n"));
+        assert!(resp_complete(b"+PONG\r\n"));
+        assert!(resp_complete(b"$-1\r\n"));
+        assert!(resp_complete(b"$5\r\nhello\r\n"));
+        assert!(!resp_complete(b"$5\r\nhel"));
+        assert!(!resp_complete(b"$5\r\nhello"));
+        assert!(!resp_complete(b"$5"));
+        // A peer's absurd length never overflows: it is just never whole.
+        assert!(!resp_complete(b"$9223372036854775807\r\nabc"));
+        assert!(resp_complete(b"$x\r\n"));
+    }
 
     #[test]
     fn bgp_open_gives_version_and_as() {

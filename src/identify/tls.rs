@@ -125,7 +125,7 @@ pub(crate) fn attempt(budget: &mut Budget, addr: SocketAddr, request: &Request) 
     let mut received = 0usize;
     let failure = loop {
         while tls.wants_write() {
-            if tls.write_tls(&mut sock).is_err() {
+            if !matches!(tls.write_tls(&mut sock), Ok(n) if n > 0) {
                 break;
             }
         }
@@ -156,7 +156,9 @@ pub(crate) fn attempt(budget: &mut Budget, addr: SocketAddr, request: &Request) 
         let mut slice = &buf[..n];
         let mut error = None;
         while !slice.is_empty() {
-            if tls.read_tls(&mut slice).is_err() {
+            // Ok(0) without consuming: rustls takes nothing more after a
+            // close_notify, so bytes after it must end the loop.
+            if !matches!(tls.read_tls(&mut slice), Ok(n) if n > 0) {
                 break;
             }
             if let Err(e) = tls.process_new_packets() {
@@ -167,9 +169,15 @@ pub(crate) fn attempt(budget: &mut Budget, addr: SocketAddr, request: &Request) 
         // Whatever plaintext is ready, up to the cap.
         let mut plain = tls.reader();
         let mut chunk = [0u8; 4096];
+        let mut close_notify = false;
         while answer.len() < cap {
             match std::io::Read::read(&mut plain, &mut chunk) {
-                Ok(0) | Err(_) => break,
+                // Ok(0) is the peer's close_notify; WouldBlock is "no more yet".
+                Ok(0) => {
+                    close_notify = true;
+                    break;
+                }
+                Err(_) => break,
                 Ok(m) => answer.extend_from_slice(&chunk[..m.min(cap - answer.len())]),
             }
         }
@@ -178,6 +186,9 @@ pub(crate) fn attempt(budget: &mut Budget, addr: SocketAddr, request: &Request) 
                 rustls::Error::AlertReceived(a) => format!("alert {a:?}"),
                 e => e.to_string(),
             });
+        }
+        if close_notify {
+            break Some("closed".to_string());
         }
     };
     let Some(certs) = tls.peer_certificates().filter(|c| !c.is_empty()) else {

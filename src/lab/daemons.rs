@@ -96,8 +96,12 @@ pub struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Reaped already (it exited while starting): its pid may be reused.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling our own child by its pid.
+        // SAFETY: signalling our own, not yet reaped, child by its pid.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let end = Instant::now() + Duration::from_secs(5);
         while Instant::now() < end {
@@ -266,11 +270,9 @@ impl Daemon {
             let up = in_netns(ns, || -> bool {
                 if udp {
                     let Ok(s) = std::net::UdpSocket::bind("0.0.0.0:0") else { return false };
-                    let mut req = [0u8; 48];
-                    req[0] = 0x23;
                     let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
                     let mut buf = [0u8; 128];
-                    s.send_to(&req, addr).is_ok() && s.recv(&mut buf).is_ok()
+                    s.send_to(&crate::identify::NTP_CLIENT_REQUEST, addr).is_ok() && s.recv(&mut buf).is_ok()
                 } else {
                     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
                 }

@@ -175,10 +175,12 @@ impl<T: Read + Write> ReadWrite for T {}
 
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
+/// Prometheus text exposition format 0.0.4.
+const METRICS: &str = "text/plain; version=0.0.4";
 
 /// The replays, by what they stand for.
 pub mod components {
-    use super::{CertShape, Replay, JSON, TEXT};
+    use super::{CertShape, Replay, JSON, METRICS, TEXT};
 
     /// kube-apiserver with anonymous requests allowed to /version (the
     /// default `system:public-info-viewer` binding). Source: the `Info`
@@ -328,7 +330,58 @@ pub mod components {
         component: "cilium-agent",
         source: "docs.cilium.io/en/stable/observability/metrics/",
         tls: None,
-        routes: &[("/metrics", 200, "text/plain; version=0.0.4", "# HELP cilium_bpf_map_ops_total Total operations on map\n# TYPE cilium_bpf_map_ops_total counter\ncilium_bpf_map_ops_total{map_name=\"lb4_services_v2\",operation=\"lookup\",outcome=\"success\"} 3\n")],
+        routes: &[("/metrics", 200, METRICS, "# HELP cilium_bpf_map_ops_total Total operations on map\n# TYPE cilium_bpf_map_ops_total counter\ncilium_bpf_map_ops_total{map_name=\"lb4_services_v2\",operation=\"lookup\",outcome=\"success\"} 3\n")],
+        server: None,
+    };
+
+    // Real pages list the Go runtime's `go_` metrics before `hubble_`,
+    // `kube_vip_` and `typha_` names: those replays start with one, so the
+    // match must read past it.
+
+    /// Hubble's metrics server (9965, `hubble_` names). Source:
+    /// https://docs.cilium.io/en/stable/observability/metrics/ (Hubble
+    /// Exported Metrics: `hubble_flows_processed_total`).
+    pub const HUBBLE_METRICS: Replay = Replay {
+        component: "hubble",
+        source: "docs.cilium.io/en/stable/observability/metrics/ (Hubble Exported Metrics)",
+        tls: None,
+        routes: &[("/metrics", 200, METRICS, concat!("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines 42\n", "# HELP hubble_flows_processed_total Total number of flows processed\n# TYPE hubble_flows_processed_total counter\nhubble_flows_processed_total{protocol=\"TCP\",subtype=\"to-endpoint\",type=\"Trace\",verdict=\"FORWARDED\"} 17\n"))],
+        server: None,
+    };
+
+    /// cilium-operator's metrics (9963, namespace `cilium_operator`).
+    /// Source: https://docs.cilium.io/en/stable/observability/metrics/
+    /// (cilium-operator: "All metrics are exported under the
+    /// cilium_operator_ Prometheus namespace"; `cilium_operator_ipam_ips`).
+    pub const CILIUM_OPERATOR_METRICS: Replay = Replay {
+        component: "cilium-operator",
+        source: "docs.cilium.io/en/stable/observability/metrics/ (cilium-operator)",
+        tls: None,
+        routes: &[("/metrics", 200, METRICS, "# HELP cilium_operator_ipam_ips Number of IPs allocated\n# TYPE cilium_operator_ipam_ips gauge\ncilium_operator_ipam_ips{type=\"available\"} 250\n")],
+        server: None,
+    };
+
+    /// kube-vip's Prometheus server (`prometheus_server: :2112`), metrics in
+    /// namespace `kube_vip`. Source: kube-vip/kube-vip pkg/manager
+    /// (CountServiceWatchEvent: Namespace "kube_vip", Subsystem "manager",
+    /// Name "all_services_events").
+    pub const KUBE_VIP_METRICS: Replay = Replay {
+        component: "kube-vip",
+        source: "kube-vip/kube-vip pkg/manager (kube_vip_manager_all_services_events)",
+        tls: None,
+        routes: &[("/metrics", 200, METRICS, concat!("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines 42\n", "# HELP kube_vip_manager_all_services_events Count all events fired by the service watcher categorised by event type\n# TYPE kube_vip_manager_all_services_events counter\nkube_vip_manager_all_services_events{type=\"ADDED\"} 3\n"))],
+        server: None,
+    };
+
+    /// calico-typha's Prometheus metrics (typhaPrometheusMetricsPort, 9093
+    /// by default; `typha_` names). Source:
+    /// https://docs.tigera.io/calico/latest/reference/typha/prometheus
+    /// (`typha_connections_active`).
+    pub const TYPHA_METRICS: Replay = Replay {
+        component: "calico-typha",
+        source: "docs.tigera.io/calico/latest/reference/typha/prometheus",
+        tls: None,
+        routes: &[("/metrics", 200, METRICS, concat!("# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines 42\n", "# HELP typha_connections_active Number of open client connections.\n# TYPE typha_connections_active gauge\ntypha_connections_active 4\n"))],
         server: None,
     };
 

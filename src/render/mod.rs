@@ -131,4 +131,17 @@ mod tests {
         assert_eq!(page.matches(" data-cell ").count(), 4);
         assert!(page.contains(r#"data-entry="31000/tcp" data-state="open""#));
     }
+
+    /// An identified port shows its service, evidence and all, as text.
+    #[test]
+    fn a_scan_page_names_the_service_that_answered() {
+        use crate::report::{Auth, Confidence, Service};
+        let (mut report, _) = hostile_audit();
+        let squatter = Service { name: "nginx".into(), product: Some(EVIL.into()), version: Some("1.22.1".into()), confidence: Confidence::Certain, evidence: EVIL.into(), auth: Auth::Unknown, tls: None };
+        report.scan.hosts[0].ports[2].service = Some(squatter);
+        let page = scan_html(&report.scan);
+        assert_eq!(page.matches(r#"<small class="service""#).count(), 1);
+        assert!(page.contains("nginx [&lt;script&gt;window.__pwned=1"), "the product as text");
+        assert!(!page.contains("<img") && !page.contains("<script>window"));
+    }
 }

@@ -62,6 +62,7 @@ fn hosts(report: &ScanReport) -> Markup {
                                     span data-cell data-node=(label) data-entry=(format!("{}/{}", p.port, p.protocol)) data-state=(p.state.as_str()) class=(format!("state-{}", p.state.as_str().replace('|', "-"))) title=(format!("{}/{} {} ({})", p.port, p.protocol, p.state.as_str(), p.reason.as_str())) {
                                         (state_glyph(p.state.as_str())) " " (p.port) "/" (p.protocol)
                                         @if h.udp_unresolved.binary_search(&p.port).is_ok() && p.protocol == crate::space::Protocol::Udp { " (unresolved)" }
+                                        @if let Some(service) = &p.service { " " small.service title=(service.evidence) { (service.label()) } }
                                     }
                                 }
                             } }

@@ -259,20 +259,7 @@ mod tests {
             ports: Vec::new(),
             udp_unresolved: Vec::new(),
         };
-        let report = |ports: &str| ScanReport {
-            portsweep: "test".into(),
-            format_version: 1,
-            kind: "scan".into(),
-            started: String::new(),
-            finished: String::new(),
-            complete: true,
-            args: Vec::new(),
-            seed: 1,
-            shard: "1/1".into(),
-            ports: ports.into(),
-            stats: Default::default(),
-            hosts: vec![host(2), host(3)],
-        };
+        let report = |ports: &str| ScanReport::for_test(ports, vec![host(2), host(3)]);
         let mut wide = report("47000-47256");
         let s = identify_report(&mut wide, &Settings::default());
         assert_eq!((s.ports, s.answer_everything), (0, 2));

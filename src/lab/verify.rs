@@ -278,24 +278,14 @@ mod tests {
         let udp_closed = port(Protocol::Udp, 123, State::Closed, Reason::PortUnreach);
         let open = port(Protocol::Tcp, 80, State::Open, Reason::SynAck);
         let down_udp = port(Protocol::Udp, 123, State::OpenFiltered, Reason::NoResponse);
-        ScanReport {
-            portsweep: "test".into(),
-            format_version: crate::report::FORMAT_VERSION,
-            kind: "scan".into(),
-            started: String::new(),
-            finished: String::new(),
-            complete: true,
-            args: Vec::new(),
-            seed: 1,
-            shard: "1/1".into(),
-            ports: "T:22,80,U:123".into(),
-            stats: Default::default(),
-            hosts: vec![
+        ScanReport::for_test(
+            "T:22,80,U:123",
+            vec![
                 host(0, true, vec![open.clone(), udp_closed.clone()]),
                 host(1, true, vec![port(Protocol::Tcp, 22, State::Filtered, Reason::NoResponse), open, udp_closed]),
                 host(2, false, vec![down_udp]),
             ],
-        }
+        )
     }
 
     #[test]

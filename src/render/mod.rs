@@ -81,20 +81,8 @@ mod tests {
             ],
             udp_unresolved: Vec::new(),
         };
-        let scan = ScanReport {
-            portsweep: "0.1.0".into(),
-            format_version: 1,
-            kind: "scan".into(),
-            started: String::new(),
-            finished: String::new(),
-            complete: true,
-            args: vec![EVIL.into()],
-            seed: 1,
-            shard: "1/1".into(),
-            ports: ports.to_spec(),
-            stats: Default::default(),
-            hosts: vec![host],
-        };
+        let mut scan = ScanReport::for_test(&ports.to_spec(), vec![host]);
+        scan.args = vec![EVIL.into()];
         let mut report = AuditReport::build(&plan, &inventory, &[], Phase::Post, Vantage::ControlPlane, scan);
         report.findings[0].message = EVIL.into();
         (report, plan)

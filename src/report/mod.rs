@@ -198,6 +198,26 @@ impl ScanReport {
         }
     }
 
+    /// A complete, unsharded report of `hosts` scanned on `ports` (nmap
+    /// syntax), for tests that need a report and no scan.
+    #[cfg(test)]
+    pub(crate) fn for_test(ports: &str, hosts: Vec<HostReport>) -> ScanReport {
+        ScanReport {
+            portsweep: "test".into(),
+            format_version: FORMAT_VERSION,
+            kind: "scan".into(),
+            started: String::new(),
+            finished: String::new(),
+            complete: true,
+            args: Vec::new(),
+            seed: 1,
+            shard: "1/1".into(),
+            ports: ports.into(),
+            stats: Default::default(),
+            hosts,
+        }
+    }
+
     /// The scanned port list, parsed back.
     pub fn port_list(&self) -> Option<PortList> {
         PortList::parse(&self.ports, Protocol::Tcp).ok()

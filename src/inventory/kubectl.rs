@@ -1,9 +1,9 @@
 //! `kubectl get nodes -o json` and `kubectl get svc -A -o json`.
 //!
 //! Reading the cluster's own view avoids a hand-kept node list going stale.
-//! Nodes: the name is `metadata.name`; the address is the first IPv4
-//! `InternalIP` of `status.addresses` (dual-stack nodes list an IPv6 one too;
-//! only IPv4 is scanned); roles come from the labels kubectl's ROLES column
+//! Nodes: the name is `metadata.name`; the addresses are every
+//! `InternalIP` of `status.addresses` (a dual-stack node lists one per
+//! family, and is audited on each); roles come from the labels kubectl's ROLES column
 //! reads, `node-role.kubernetes.io/<role>` and `kubernetes.io/role=<role>`
 //! (kubeasz sets the latter). `master` and `etcd` are read as
 //! `control-plane` (as the Ansible `etcd` group is), `node` as `worker`; any

@@ -19,7 +19,7 @@ use std::fmt;
 use super::bench_record::BenchRecord;
 
 /// The `--tools` names a gate may name.
-pub const TOOLS: [&str; 6] = ["portsweep", "floor", "masscan", "masscan-retries", "nmap", "nmap-udp"];
+pub const TOOLS: [&str; 7] = ["portsweep", "floor", "floor-rx", "masscan", "masscan-retries", "nmap", "nmap-udp"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {

@@ -169,11 +169,14 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
         if args.sink { ", sink (everything dropped)" } else { "" },
         args.runs
     );
-    let mut tools: Vec<ToolResult> = Vec::new();
-    for tool in &args.tools {
-        let mut runs = Vec::new();
-        let mut label = "";
-        for i in 0..args.runs {
+    // Round-robin: run i of every tool, then run i + 1. The lab and the
+    // machine drift (a run after six others can be 8 % slower than the same
+    // run first), and a ratio is only as good as the runs it divides being
+    // made under the same conditions.
+    let mut runs: Vec<Vec<RunRecord>> = args.tools.iter().map(|_| Vec::new()).collect();
+    let mut labels = vec![""; args.tools.len()];
+    for i in 0..args.runs {
+        for (k, tool) in args.tools.iter().enumerate() {
             let _ = std::fs::remove_file(&out);
             let (name, cmd): (&str, Vec<String>) = match tool {
                 BenchTool::Portsweep => {
@@ -218,7 +221,7 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     ("nmap -sU -n -Pn", c)
                 }
             };
-            label = name;
+            labels[k] = name;
             let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
             let text = std::fs::read_to_string(&out).unwrap_or_default();
             let mut unresolved = None;
@@ -249,10 +252,10 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                 unresolved.map(|u| format!(", {u} UDP unresolved")).unwrap_or_default(),
                 if finished { "" } else { " (killed at the timeout)" }
             );
-            runs.push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved });
+            runs[k].push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved });
         }
-        tools.push(ToolResult::new(&tool_key(*tool), label, runs));
     }
+    let tools: Vec<ToolResult> = args.tools.iter().zip(labels).zip(runs).map(|((tool, label), runs)| ToolResult::new(&tool_key(*tool), label, runs)).collect();
     drop(lab);
     let info = ScenarioInfo { path: args.scenario.display().to_string(), hosts: hosts.len(), ports: ports.len() as u64, pairs, loss_percent: scenario.loss_percent, sink: args.sink };
     let mut argv: Vec<String> = std::env::args().collect();

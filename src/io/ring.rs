@@ -36,6 +36,9 @@ const BLOCK_COUNT: usize = 32;
 /// The block timeout, ms: the longest a reply waits in a block that is not
 /// full, and the most wakeups a quiet scan costs (1,000 / this a second).
 const BLOCK_TIMEOUT_MS: u32 = 2;
+/// The ring's size: memory the process maps (and the kernel pins) for as
+/// long as its packet socket is open.
+pub const RING_BYTES: usize = BLOCK_SIZE * BLOCK_COUNT;
 /// What the kernel checks frame sizes against (unused by `TPACKET_V3`,
 /// which packs frames, but it must divide the block size).
 const FRAME_SIZE: usize = 2048;
@@ -87,7 +90,7 @@ impl RxRing {
             tp_feature_req_word: 0,
         };
         super::raw::setsockopt(fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
-        let len = BLOCK_SIZE * BLOCK_COUNT;
+        let len = RING_BYTES;
         // SAFETY: a fresh shared mapping of the ring the kernel just made;
         // checked for failure before use.
         let map = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_LOCKED, fd.as_raw_fd(), 0) };

@@ -141,8 +141,8 @@ impl Family {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable); `kube`: the nodes of the Kubernetes API (a file named kube: ./kube).
+    #[arg(long, value_name = "FILE|kube")]
     pub inventory: Vec<PathBuf>,
     /// Control-plane nodes: addresses, CIDRs, ranges or host names (each address one node; repeatable).
     #[arg(long, value_name = "CIDR")]
@@ -153,9 +153,11 @@ pub struct AuditArgs {
     /// Offline-install registry nodes (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub registry: Vec<String>,
-    /// `kubectl get svc -A -o json` output: the NodePorts really allocated.
-    #[arg(long, value_name = "FILE")]
+    /// `kubectl get svc -A -o json` output: the NodePorts really allocated; `kube`: the Services of the Kubernetes API.
+    #[arg(long, value_name = "FILE|kube")]
     pub services: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Which node addresses to audit: IPv4 (4), IPv6 (6) or every address the inventory gives (all).
     #[arg(long, value_enum, default_value = "all")]
     pub family: Family,
@@ -202,6 +204,27 @@ pub struct AuditArgs {
     pub cert_warn: Duration,
     #[command(flatten)]
     pub identify_tuning: IdentifyTuning,
+}
+
+/// Where the Kubernetes API is, for `--inventory kube` and `--services kube`
+/// (without --kubeconfig: KUBECONFIG, ~/.kube/config, then the pod's service account).
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// A kubeconfig file for `kube` inventories and services.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Longest wait for the Kubernetes API: connecting, and each list request.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub kube_timeout: Duration,
+}
+
+impl KubeArgs {
+    pub fn access(&self) -> portsweep::inventory::kube::KubeAccess {
+        portsweep::inventory::kube::KubeAccess { kubeconfig: self.kubeconfig.clone(), context: self.context.clone(), timeout: self.kube_timeout }
+    }
 }
 
 /// On or off.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use portsweep::audit::{self, AuditReport};
-use portsweep::inventory::{load_services, Inventory};
+use portsweep::inventory::kube::{KubeApi, KubeError};
+use portsweep::inventory::{load_services, Inventory, InventoryError};
 use portsweep::output::{self, first_file};
 use portsweep::resolve::Resolved;
 use portsweep::space::{HostSet, ScanSpace};
@@ -64,12 +65,42 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     }
 }
 
-/// The inventory from files and flags, merged, its host names resolved
-/// (with what they resolved to).
-pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
+/// `kube` in place of a file: the Kubernetes API (a file named kube is
+/// `./kube`).
+fn is_api(path: &Path) -> bool {
+    path.as_os_str() == "kube"
+}
+
+/// A failure reading the API: its configuration is bad input, the rest
+/// (unreachable, refused, forbidden) a runtime error.
+fn kube_failure(e: InventoryError) -> Failure {
+    match e {
+        InventoryError::Kube(KubeError::Config(_)) => Failure::input(e),
+        InventoryError::Kube(_) => Failure::runtime(e),
+        other => Failure::input(other),
+    }
+}
+
+/// The API client of this round, built once if `--inventory kube` or
+/// `--services kube` asks for it.
+fn kube_api(args: &AuditArgs) -> Result<Option<KubeApi>, Failure> {
+    let wanted = args.inventory.iter().any(|p| is_api(p)) || args.services.as_deref().is_some_and(is_api);
+    if !wanted {
+        return Ok(None);
+    }
+    KubeApi::connect(&args.kube.access()).map(Some).map_err(|e| kube_failure(e.into()))
+}
+
+/// The inventory from files, the API and flags, merged, its host names
+/// resolved (with what they resolved to).
+pub fn inventory(args: &AuditArgs, api: Option<&KubeApi>) -> Result<(Inventory, Resolved), Failure> {
     let mut inv = Inventory::from_cli(&[("control-plane", &args.control_plane[..]), ("worker", &args.worker[..]), ("registry", &args.registry[..])]).map_err(Failure::input)?;
     for path in &args.inventory {
-        inv = inv.merge(Inventory::load(path).map_err(Failure::input)?);
+        let more = match api.filter(|_| is_api(path)) {
+            Some(api) => api.nodes().map_err(kube_failure)?,
+            None => Inventory::load(path).map_err(Failure::input)?,
+        };
+        inv = inv.merge(more);
     }
     if inv.is_empty() {
         return Err(Failure::input(anyhow!("no nodes: give --inventory FILE or --control-plane/--worker/--registry")));
@@ -88,11 +119,14 @@ pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
 /// (which prints what it would do). A checkpoint goes next to
 /// `checkpoint_near` unless `--checkpoint` says otherwise.
 pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, argv: Vec<String>, checkpoint_near: Option<&Path>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
-    let (inventory, resolved) = inventory(args)?;
-    let services = match &args.services {
-        Some(path) => load_services(path).map_err(Failure::input)?,
-        None => Vec::new(),
+    let api = kube_api(args)?;
+    let (inventory, resolved) = inventory(args, api.as_ref())?;
+    let services = match (&args.services, &api) {
+        (Some(path), Some(api)) if is_api(path) => api.services().map_err(kube_failure)?,
+        (Some(path), _) => load_services(path).map_err(Failure::input)?,
+        (None, _) => Vec::new(),
     };
+    drop(api);
     let plan = plan::effective(&args.cluster)?;
     let ports = audit::scan_ports(&plan);
     let hosts = HostSet::from_addrs(inventory.nodes.iter().map(|n| n.address));

@@ -196,6 +196,12 @@ pub struct AuditArgs {
     /// Audit again at this interval, rewriting the report each time, until stopped.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub every: Option<Duration>,
+    /// With --every: serve Prometheus metrics of the last audit on http://ADDR/metrics (and /healthz).
+    #[arg(long, value_name = "ADDR:PORT", requires = "every", value_parser = parse_listen_addr)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Write the same metrics to this file after every audit, atomically (node_exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub textfile: Option<PathBuf>,
     /// Identify what answers on every open port (read-only, anonymous; README: Service identification), or `off`.
     #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
     pub identify: Switch,
@@ -489,6 +495,19 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
         return Err(bad());
     }
     Ok(Shard { index: i - 1, count: n })
+}
+
+/// `ADDR:PORT`; an IPv6 address with or without brackets (`[fd00::1]:9468`,
+/// or `fd00::1:9468` as a pod's `$(POD_IP):9468` gives it).
+fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let bad = || format!("{s:?} is not ADDR:PORT (e.g. 0.0.0.0:9468, [::1]:9468)");
+    let (ip, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok(std::net::SocketAddr::new(ip, port))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -1,6 +1,6 @@
 //! Command-line definitions (clap derive). Kept apart from `main` so the
 //! same definitions generate the man page and shell completions.
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -572,9 +572,9 @@ pub struct EngineArgs {
     /// Send and receive on this interface only.
     #[arg(long, value_name = "IFACE")]
     pub interface: Option<String>,
-    /// Source address of the probes (default: the kernel's route to the first target).
+    /// Source address of the probes, at most once per family (default: the kernel's route to the family's first target).
     #[arg(long, value_name = "ADDR")]
-    pub source_ip: Option<Ipv4Addr>,
+    pub source_ip: Vec<IpAddr>,
     /// Seed of the probe order (reproducible order; random when absent).
     #[arg(long)]
     pub seed: Option<u64>,

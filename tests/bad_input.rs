@@ -35,6 +35,8 @@ const CASES: &[(&str, i32, &str)] = &[
     ("scan 127.0.0.1 -p 80 --resume /no/such.checkpoint", 2, "portsweep: /no/such.checkpoint: No such file or directory (os error 2)"),
     ("scan 127.0.0.1 -p 80 --resume bad.checkpoint", 2, "portsweep: bad.checkpoint: not a portsweep checkpoint (bad first line)"),
     ("scan 127.0.0.1 -p 80 --icmp-wait 3x", 2, "error: invalid value '3x' for '--icmp-wait <DURATION>': \"3x\": unknown time unit \"x\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations) (e.g. 500ms, 2s)"),
+    ("scan 127.0.0.1 -p 80 --source-ip 127.0.0.1 --source-ip 127.0.0.2", 2, "portsweep: --source-ip given twice for IPv4 (127.0.0.1 and 127.0.0.2): give it at most once per family"),
+    ("scan 127.0.0.1 -p 80 --source-ip ::1", 2, "portsweep: --source-ip ::1: no IPv6 target to send from it"),
     ("audit --dry-run", 2, "portsweep: no nodes: give --inventory FILE or --control-plane/--worker/--registry"),
     ("audit --inventory /no/such.yaml --dry-run", 2, "portsweep: cannot read /no/such.yaml: No such file or directory (os error 2)"),
     ("audit --inventory bad.yaml --dry-run", 2, "portsweep: bad.yaml:5:1: did not find expected ',' or ']', while parsing a flow sequence at line 4 column 12"),

@@ -270,15 +270,19 @@ fn reports_get_the_permissions_of_an_ordinary_write() {
 }
 
 #[test]
-fn mixed_family_dry_runs_count_both_and_a_probe_run_refuses_ipv6() {
+fn mixed_family_dry_runs_count_both_and_source_addresses_are_one_per_family() {
     // 256 IPv4 + a /112 + a 256-address range, less 256 excluded IPv6.
     let (code, out, err) = run(&["scan", "198.19.0.0/24", "2001:2::/112", "2001:2::1:0-2001:2::1:ff", "--exclude", "2001:2::/120", "-p", "80,443", "--dry-run"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.starts_with("65792 hosts × 2 ports = 131584 probes"), "{out}");
-    // The wire sends IPv4 only: nothing leaves, and the error says why.
-    let (code, _, err) = run(&["scan", "2001:2::1", "-p", "80"]);
+    // One --source-ip per family, each of a family the targets have;
+    // refused before any socket is opened.
+    let (code, _, err) = run(&["scan", "2001:2::1", "198.19.0.1", "-p", "80", "--source-ip", "2001:2::7", "--source-ip", "2001:2::8"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("IPv6 target 2001:2::1: this build lists IPv6 targets"), "{err}");
+    assert_eq!(err, "portsweep: --source-ip given twice for IPv6 (2001:2::7 and 2001:2::8): give it at most once per family\n");
+    let (code, _, err) = run(&["scan", "198.19.0.1", "-p", "80", "--source-ip", "2001:2::7"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err, "portsweep: --source-ip 2001:2::7: no IPv6 target to send from it\n");
     // --family picks the addresses an audit covers.
     let (_, all, _) = run(&["audit", "--worker", "198.19.1.1", "--worker", "2001:2::1", "--dry-run"]);
     let (_, v6, _) = run(&["audit", "--worker", "198.19.1.1", "--worker", "2001:2::1", "--family", "6", "--dry-run"]);

@@ -10,7 +10,6 @@
 //! against `--require` gates and a `--baseline` run; `--from` does the
 //! printing and checking on a saved record without building a lab.
 use std::io::Write as _;
-use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -281,7 +280,9 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     let (std::net::IpAddr::V4(first), false) = (space.hosts.addr(0), space.hosts.has_v6()) else {
         return Err(Failure::input(anyhow!("lab floor sends IPv4 SYNs only")));
     };
-    let source: Ipv4Addr = portsweep::io::route::source_for(first).map_err(Failure::runtime)?;
+    let std::net::IpAddr::V4(source) = portsweep::io::route::source_for(first.into()).map_err(Failure::runtime)? else {
+        return Err(Failure::runtime(anyhow!("the route to {first} has no IPv4 source")));
+    };
     let perm = Arc::new(Permutation::new(space.len(), 1));
     let cookie = Cookie::new(1, 2);
     let threads = args.threads.max(1) as u64;

@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use portsweep::engine::checkpoint::Checkpoint;
 use portsweep::engine::{self, Progress, ResultStore, ScanConfig, ScanStats};
 use std::path::{Path, PathBuf};
-use portsweep::io::raw::resolve_source;
+use portsweep::io::raw::resolve_sources;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use portsweep::output::{self, first_file};
 use portsweep::report::{RunInfo, ScanReport};
 use portsweep::space::{HostSet, PortList, Protocol, ScanSpace, Targets};
@@ -99,6 +100,27 @@ pub fn checkpoint_path(engine: &EngineArgs, output: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The source address of each family the targets have (`--source-ip` is
+/// given at most once per family, each of the family of some target).
+fn sources(space: &ScanSpace, explicit: &[IpAddr]) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), Failure> {
+    for v6 in [false, true] {
+        let given: Vec<&IpAddr> = explicit.iter().filter(|a| a.is_ipv6() == v6).collect();
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        if given.len() > 1 {
+            return Err(Failure::input(anyhow!("--source-ip given twice for {family} ({} and {}): give it at most once per family", given[0], given[1])));
+        }
+        if let Some(a) = given.first().filter(|_| !space.hosts.ranges().iter().any(|r| r.0.is_ipv6() == v6)) {
+            return Err(Failure::input(anyhow!("--source-ip {a}: no {family} target to send from it")));
+        }
+    }
+    let first = |v6: bool| space.hosts.ranges().iter().map(|r| r.0).find(|a| a.is_ipv6() == v6);
+    let first4 = first(false).and_then(|a| if let IpAddr::V4(a) = a { Some(a) } else { None });
+    let first6 = first(true).and_then(|a| if let IpAddr::V6(a) = a { Some(a) } else { None });
+    resolve_sources(explicit, first4, first6)
+        .with_context(|| format!("finding the source address for {} (use --source-ip)", first4.map(IpAddr::V4).into_iter().chain(first6.map(IpAddr::V6)).map(|a| a.to_string()).collect::<Vec<_>>().join(" and ")))
+        .map_err(Failure::runtime)
+}
+
 fn ranges(space: &ScanSpace) -> Vec<String> {
     space.hosts.ranges().iter().map(|&(a, b)| format!("{a}-{b}")).collect()
 }
@@ -130,11 +152,7 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, so
         Some(p) => Some(Arc::new(load_resume(p, &space, engine)?)),
         None => None,
     };
-    if let Some(&(v6, _)) = space.hosts.ranges().iter().find(|r| r.0.is_ipv6()) {
-        return Err(Failure::input(anyhow!("IPv6 target {v6}: this build lists IPv6 targets (--dry-run, reports, audits of saved scans) but sends IPv4 probes only")));
-    }
-    let std::net::IpAddr::V4(first) = space.hosts.addr(0) else { unreachable!("IPv6 targets were refused above") };
-    let source = resolve_source(engine.source_ip, first).with_context(|| format!("finding the source address for {first} (use --source-ip)")).map_err(Failure::runtime)?;
+    let (source, source6) = sources(&space, &engine.source_ip)?;
     if engine.shard.count > 1 && engine.seed.is_none() && resume.is_none() {
         return Err(Failure::input(anyhow!("--shard needs --seed: every shard must walk the same order")));
     }
@@ -148,8 +166,8 @@ pub fn execute(space: ScanSpace, engine: &EngineArgs, payloads: PayloadTable, so
     let space = Arc::new(space);
     let config = ScanConfig {
         space: space.clone(),
-        source,
-        source6: None,
+        source: source.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        source6,
         rate: engine.rate.0,
         max_retries: engine.retries,
         wait: engine.wait,

@@ -35,7 +35,7 @@ use crate::space::{Permutation, Protocol, ScanSpace};
 use crate::wire::cookie::ATTEMPT_SLOTS;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::payload::PayloadTable;
-use crate::wire::{udp, Cookie, Reply, Reply6, SynTemplate, SYN_LEN};
+use crate::wire::{udp, Cookie, Reply, Reply6, Syn6Template, SynTemplate, SYN6_LEN, SYN_LEN};
 use pace::Pacer;
 use rtt::RttEstimator;
 pub use store::{Answer, ResultStore};
@@ -67,6 +67,8 @@ impl Shard {
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
     pub space: Arc<ScanSpace>,
+    /// The IPv4 source address; `0.0.0.0` when the scan has no IPv4
+    /// target (then every IPv4 packet is ignored: none is sent to it).
     pub source: Ipv4Addr,
     /// The IPv6 source address; `None` when the scan has no IPv6 target
     /// (then every IPv6 packet is ignored).
@@ -306,12 +308,12 @@ pub fn run(
         let done_tx = done_tx.clone();
         senders.push(std::thread::Builder::new().name("ps-send".into()).spawn(move || {
             let mut sink = sink;
-            let mut batch = TxBatch::new(pace::batch_size(per_thread_rate, MAX_BATCH));
+            let mut batches = Batches::new(pace::batch_size(per_thread_rate, MAX_BATCH));
             let mut pacer = Pacer::new(per_thread_rate);
             for job in job_rx {
                 let r = match &job.list {
-                    None => send_pass(&shared, sink.as_mut(), &mut batch, &mut pacer, job.attempt),
-                    Some(list) => send_list(&shared, sink.as_mut(), &mut batch, &mut pacer, job.attempt, list),
+                    None => send_pass(&shared, sink.as_mut(), &mut batches, &mut pacer, job.attempt),
+                    Some(list) => send_list(&shared, sink.as_mut(), &mut batches, &mut pacer, job.attempt, list),
                 };
                 if done_tx.send(r).is_err() {
                     break;
@@ -472,13 +474,22 @@ fn final_wait<'a>(shared: &'a Shared, on_tick: &mut dyn FnMut(&Progress), progre
     }
 }
 
-fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8) -> io::Result<()> {
+/// A sender thread's batches: one per family, so each `sendmmsg` goes to
+/// one socket whole however the permutation interleaves the families.
+struct Batches([TxBatch; 2]);
+
+impl Batches {
+    fn new(capacity: usize) -> Batches {
+        Batches([TxBatch::new(capacity), TxBatch::new(capacity)])
+    }
+}
+
+fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batches: &mut Batches, pacer: &mut Pacer, attempt: u8) -> io::Result<()> {
     let config = &shared.config;
     let retry = attempt > 0;
-    let template = SynTemplate::new();
+    let templates = Templates::new();
     let times = &shared.chunk_sent_us[(attempt & 1) as usize];
     let (shard_index, shard_count) = (config.shard.index, config.shard.count);
-    batch.clear();
     let mut flush = |batch: &mut TxBatch| -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
@@ -492,6 +503,9 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pac
         batch.clear();
         Ok(())
     };
+    for b in &mut batches.0 {
+        b.clear();
+    }
     loop {
         if shared.stop.load(Relaxed) {
             break;
@@ -507,54 +521,106 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pac
             if retry && shared.store.get(index) != Answer::None {
                 continue;
             }
-            push_probe(config, &template, batch, index, attempt, q as u16);
+            let batch = push_probe(config, &templates, batches, index, attempt, q as u16);
             if batch.is_full() {
                 flush(batch)?;
             }
         }
     }
-    flush(batch)
+    let [b4, b6] = &mut batches.0;
+    flush(b4)?;
+    flush(b6)
 }
 
-/// Builds the probe for pair `index` into the next slot of `batch`.
+/// The SYN templates of both families.
+struct Templates {
+    v4: SynTemplate,
+    v6: Syn6Template,
+}
+
+impl Templates {
+    fn new() -> Templates {
+        Templates { v4: SynTemplate::new(), v6: Syn6Template::new() }
+    }
+}
+
+/// Builds the probe for pair `index` into the next slot of its family's
+/// batch, and returns that batch (the caller flushes it when full). An
+/// IPv4 probe carries `ip_id` as its IP ID, an IPv6 one as its flow label.
 #[inline]
-fn push_probe(config: &ScanConfig, template: &SynTemplate, batch: &mut TxBatch, index: u64, attempt: u8, ip_id: u16) {
+fn push_probe<'b>(config: &ScanConfig, templates: &Templates, batches: &'b mut Batches, index: u64, attempt: u8, ip_id: u16) -> &'b mut TxBatch {
     let (dst, proto, dport) = config.space.pair(index);
-    // The wire has IPv4 probes only: a scan refuses IPv6 targets before it
-    // starts (`commands::scan`), so no IPv6 pair reaches this point.
-    let IpAddr::V4(dst) = dst else { return };
-    let src = config.source;
-    match proto {
-        Protocol::Tcp => {
-            let tag = config.cookie.tag(src, dst, PROTO_TCP, dport, attempt);
-            batch.push_with(dst, |slot| {
-                let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");
-                template.emit(out, src, dst, dport, tag, ip_id);
-                SYN_LEN
-            });
+    match dst {
+        IpAddr::V4(dst) => {
+            let batch = &mut batches.0[0];
+            let src = config.source;
+            match proto {
+                Protocol::Tcp => {
+                    let tag = config.cookie.tag(src, dst, PROTO_TCP, dport, attempt);
+                    batch.push_with(dst, |slot| {
+                        let out: &mut [u8; SYN_LEN] = (&mut slot[..SYN_LEN]).try_into().expect("slot holds a SYN");
+                        templates.v4.emit(out, src, dst, dport, tag, ip_id);
+                        SYN_LEN
+                    });
+                }
+                Protocol::Udp => {
+                    let tag = config.cookie.tag(src, dst, PROTO_UDP, dport, attempt);
+                    batch.push_with(dst, |slot| udp::emit(slot, src, dst, dport, tag, ip_id, config.payloads.for_port(dport)));
+                }
+            }
+            batch
         }
-        Protocol::Udp => {
-            let tag = config.cookie.tag(src, dst, PROTO_UDP, dport, attempt);
-            batch.push_with(dst, |slot| udp::emit(slot, src, dst, dport, tag, ip_id, config.payloads.for_port(dport)));
+        IpAddr::V6(dst) => {
+            let batch = &mut batches.0[1];
+            // A scan with IPv6 targets always has an IPv6 source
+            // (`commands::scan` resolves one per family).
+            let src = config.source6.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            match proto {
+                Protocol::Tcp => {
+                    let tag = config.cookie.tag(src, dst, PROTO_TCP, dport, attempt);
+                    batch.push_with(dst, |slot| {
+                        let out: &mut [u8; SYN6_LEN] = (&mut slot[..SYN6_LEN]).try_into().expect("slot holds a SYN");
+                        templates.v6.emit(out, src, dst, dport, tag, ip_id);
+                        SYN6_LEN
+                    });
+                }
+                Protocol::Udp => {
+                    let tag = config.cookie.tag(src, dst, PROTO_UDP, dport, attempt);
+                    batch.push_with(dst, |slot| udp::emit6(slot, src, dst, dport, tag, ip_id, config.payloads.for_port(dport)));
+                }
+            }
+            batch
         }
     }
 }
 
-/// Sends the pairs of `list` in order (ICMP rounds: order matters).
-fn send_list(shared: &Shared, sink: &mut dyn ProbeSink, batch: &mut TxBatch, pacer: &mut Pacer, attempt: u8, list: &[(u64, u16)]) -> io::Result<()> {
-    let template = SynTemplate::new();
-    batch.clear();
-    for (n, &(index, ip_id)) in list.iter().enumerate() {
-        push_probe(&shared.config, &template, batch, index, attempt, ip_id);
-        if batch.is_full() || n + 1 == list.len() {
-            pacer.admit(batch.len());
-            sink.send(batch)?;
-            shared.counters.probes_sent.fetch_add(batch.len() as u64, Relaxed);
-            shared.counters.retransmissions.fetch_add(batch.len() as u64, Relaxed);
-            batch.clear();
+/// Sends the pairs of `list` in order (ICMP rounds: order matters, and a
+/// probe and its canary are of one address, so of one family's batch).
+fn send_list(shared: &Shared, sink: &mut dyn ProbeSink, batches: &mut Batches, pacer: &mut Pacer, attempt: u8, list: &[(u64, u16)]) -> io::Result<()> {
+    let templates = Templates::new();
+    let mut flush = |batch: &mut TxBatch| -> io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        pacer.admit(batch.len());
+        sink.send(batch)?;
+        shared.counters.probes_sent.fetch_add(batch.len() as u64, Relaxed);
+        shared.counters.retransmissions.fetch_add(batch.len() as u64, Relaxed);
+        batch.clear();
+        Ok(())
+    };
+    for b in &mut batches.0 {
+        b.clear();
+    }
+    for &(index, ip_id) in list {
+        let batch = push_probe(&shared.config, &templates, batches, index, attempt, ip_id);
+        if batch.is_full() {
+            flush(batch)?;
         }
     }
-    Ok(())
+    let [b4, b6] = &mut batches.0;
+    flush(b4)?;
+    flush(b6)
 }
 
 /// The receiver thread: runs until `rx_stop`, returns the kernel's drop count.

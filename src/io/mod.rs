@@ -9,19 +9,23 @@ pub mod raw;
 pub mod route;
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-/// Largest probe a slot holds (IPv4 + transport + payload).
-pub const TX_SLOT: usize = 192;
+/// Largest probe a slot holds: the longest UDP probe, over IPv6 (the
+/// IPv6 header is 20 bytes longer than IPv4's).
+pub const TX_SLOT: usize = crate::wire::udp::HEADERS6_LEN + crate::wire::payload::MAX_PAYLOAD;
 /// Bytes kept of each received packet: enough for IPv4 + ICMP + a quoted
-/// IPv4 header with options + 8 bytes, or IPv4 + TCP with options.
+/// IPv4 header with options + 8 bytes, IPv6 + ICMPv6 + a quoted IPv6
+/// header + 8 bytes, or either IP header + TCP with options.
 pub const RX_SLOT: usize = 256;
 
-/// Probes ready to go, each with the address it is for.
+/// Probes ready to go, each with the address it is for. A batch may mix
+/// families (a sink sends each run of one family on that family's
+/// socket); the engine keeps one batch per family so that runs are long.
 pub struct TxBatch {
     buf: Box<[[u8; TX_SLOT]]>,
     lens: Box<[u16]>,
-    dsts: Box<[Ipv4Addr]>,
+    dsts: Box<[IpAddr]>,
     len: usize,
 }
 
@@ -30,7 +34,7 @@ impl TxBatch {
         TxBatch {
             buf: vec![[0u8; TX_SLOT]; capacity].into_boxed_slice(),
             lens: vec![0; capacity].into_boxed_slice(),
-            dsts: vec![Ipv4Addr::UNSPECIFIED; capacity].into_boxed_slice(),
+            dsts: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED); capacity].into_boxed_slice(),
             len: 0,
         }
     }
@@ -58,21 +62,21 @@ impl TxBatch {
     /// Appends a probe for `dst` whose bytes `fill` writes into the slot and
     /// whose length it returns. The caller checks `is_full` first.
     #[inline]
-    pub fn push_with(&mut self, dst: Ipv4Addr, fill: impl FnOnce(&mut [u8; TX_SLOT]) -> usize) {
+    pub fn push_with(&mut self, dst: impl Into<IpAddr>, fill: impl FnOnce(&mut [u8; TX_SLOT]) -> usize) {
         let i = self.len;
         let n = fill(&mut self.buf[i]);
         self.lens[i] = n.min(TX_SLOT) as u16;
-        self.dsts[i] = dst;
+        self.dsts[i] = dst.into();
         self.len += 1;
     }
 
     /// Probe `i`: its bytes and its destination.
-    pub fn get(&self, i: usize) -> (&[u8], Ipv4Addr) {
+    pub fn get(&self, i: usize) -> (&[u8], IpAddr) {
         (&self.buf[i][..self.lens[i] as usize], self.dsts[i])
     }
 }
 
-/// Received packets, each starting at its IPv4 header.
+/// Received packets, each starting at its IP header (IPv4 or IPv6).
 pub struct RxBatch {
     buf: Box<[[u8; RX_SLOT]]>,
     lens: Box<[u16]>,

@@ -1,12 +1,18 @@
 //! Linux raw sockets, batched.
 //!
-//! Probes leave through an `AF_INET`/`SOCK_RAW`/`IPPROTO_RAW` socket: we write
-//! the IP header, the kernel routes the packet and resolves the next hop
-//! exactly as for any other traffic, and `sendmmsg` moves a whole batch per
-//! syscall. Replies arrive on an `AF_PACKET`/`SOCK_DGRAM` socket (IP packets
-//! of every interface, link header stripped) behind a classic BPF filter that
-//! passes only TCP segments to our source-port range and ICMP
-//! destination-unreachable errors, read with `recvmmsg`. Outgoing packets are
+//! Probes leave through one `SOCK_RAW`/`IPPROTO_RAW` socket per family:
+//! `AF_INET` and `AF_INET6`. On both, `IPPROTO_RAW` means "header
+//! included" (the kernel sets `IPV6_HDRINCL` for it on an `AF_INET6`
+//! socket; unlike IPv4 it then fills in nothing, not even the payload
+//! length, so the probe builders write every field). The kernel routes the
+//! packet and resolves the next hop (ARP or neighbour discovery) exactly
+//! as for any other traffic, and `sendmmsg` moves a whole batch, or each
+//! run of one family in a mixed batch, per syscall. Replies arrive on one
+//! `AF_PACKET`/`SOCK_DGRAM` socket bound to every protocol (IP packets of
+//! both families from every interface, link header stripped) behind a
+//! classic BPF filter that passes only TCP and UDP to our source-port
+//! range and destination-unreachable errors (ICMP and ICMPv6), read with
+//! `recvmmsg`. Outgoing packets are
 //! ignored (`PACKET_IGNORE_OUTGOING`), so our own SYNs and the kernel's RSTs
 //! never reach user space.
 //!
@@ -16,7 +22,7 @@
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -55,11 +61,15 @@ fn interface_index(name: &str) -> io::Result<libc::c_uint> {
     }
 }
 
-/// Sends probes with `sendmmsg` on a raw IPv4 socket (or, for the lab's
-/// hostile peer, whole IP packets exactly as given on a packet socket).
+/// Sends probes with `sendmmsg` on raw IPv4 and IPv6 sockets (or, for the
+/// lab's hostile peer, whole IP packets exactly as given on a packet socket).
 pub struct RawSender {
     fd: OwnedFd,
+    /// The `AF_INET6` socket; `None` on a host without IPv6 (IPv6 probes
+    /// then fail with an error naming the cause) and for link senders.
+    fd6: Option<OwnedFd>,
     addrs: Vec<libc::sockaddr_in>,
+    addrs6: Vec<libc::sockaddr_in6>,
     /// A link-layer sender's one destination (see [`RawSender::open_link`]).
     link: Option<Box<libc::sockaddr_ll>>,
     iovs: Vec<libc::iovec>,
@@ -71,22 +81,43 @@ pub struct RawSender {
 // the batch being sent and never outlive it; nothing is shared.
 unsafe impl Send for RawSender {}
 
+/// A deep send buffer absorbs bursts; FORCE needs CAP_NET_ADMIN, so fall
+/// back to the capped variant.
+fn deep_send_buffer(fd: &OwnedFd) -> io::Result<()> {
+    let size: libc::c_int = 8 << 20;
+    if setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size).is_err() {
+        setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &size)?;
+    }
+    Ok(())
+}
+
+fn bind_to_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
+    interface_index(name)?;
+    let c = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
+    // SAFETY: pointer and length describe `c`'s bytes.
+    check(unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BINDTODEVICE, c.as_ptr() as *const libc::c_void, c.as_bytes().len() as libc::socklen_t) }).map(|_| ())
+}
+
 impl RawSender {
     pub fn open(interface: Option<&str>, capacity: usize) -> io::Result<RawSender> {
         let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
-        // A deep send buffer absorbs bursts; FORCE needs CAP_NET_ADMIN, so
-        // fall back to the capped variant.
-        let size: libc::c_int = 8 << 20;
-        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size).is_err() {
-            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &size)?;
+        deep_send_buffer(&fd)?;
+        // IPv6 may be disabled or absent: IPv4 scans must still run.
+        let fd6 = match socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW) {
+            Ok(fd6) => Some(fd6),
+            Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(fd6) = &fd6 {
+            deep_send_buffer(fd6)?;
         }
         if let Some(name) = interface {
-            interface_index(name)?;
-            let c = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad interface name"))?;
-            // SAFETY: pointer and length describe `c`'s bytes.
-            check(unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BINDTODEVICE, c.as_ptr() as *const libc::c_void, c.as_bytes().len() as libc::socklen_t) })?;
+            bind_to_device(&fd, name)?;
+            if let Some(fd6) = &fd6 {
+                bind_to_device(fd6, name)?;
+            }
         }
-        Ok(RawSender::on(fd, None, capacity))
+        Ok(RawSender::on(fd, fd6, None, capacity))
     }
 
     /// A sender of IP packets on `interface` to the link address `dst_mac`
@@ -96,10 +127,7 @@ impl RawSender {
     /// and refuse some). Receives nothing (protocol 0, never bound).
     pub fn open_link(interface: &str, dst_mac: [u8; 6], capacity: usize) -> io::Result<RawSender> {
         let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
-        let size: libc::c_int = 8 << 20;
-        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size).is_err() {
-            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &size)?;
-        }
+        deep_send_buffer(&fd)?;
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -107,58 +135,48 @@ impl RawSender {
         sll.sll_ifindex = interface_index(interface)? as i32;
         sll.sll_halen = 6;
         sll.sll_addr[..6].copy_from_slice(&dst_mac);
-        Ok(RawSender::on(fd, Some(Box::new(sll)), capacity))
+        Ok(RawSender::on(fd, None, Some(Box::new(sll)), capacity))
     }
 
-    fn on(fd: OwnedFd, link: Option<Box<libc::sockaddr_ll>>, capacity: usize) -> RawSender {
+    fn on(fd: OwnedFd, fd6: Option<OwnedFd>, link: Option<Box<libc::sockaddr_ll>>, capacity: usize) -> RawSender {
         // SAFETY: all-zero is a valid value for these C structs.
         let zero_addr: libc::sockaddr_in = unsafe { zeroed() };
+        let zero_addr6: libc::sockaddr_in6 = unsafe { zeroed() };
         let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
         let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        RawSender { fd, addrs: vec![zero_addr; capacity], link, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], skipped: 0 }
+        RawSender { fd, fd6, addrs: vec![zero_addr; capacity], addrs6: vec![zero_addr6; capacity], link, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], skipped: 0 }
     }
 
-    /// Another sender on the same socket (a duplicated descriptor): opening
+    /// Another sender on the same sockets (duplicated descriptors): opening
     /// a raw socket needs CAP_NET_RAW, duplicating one does not, so a
     /// process that gave up its privileges scans again on what it opened.
     pub fn try_clone(&self) -> io::Result<RawSender> {
-        Ok(RawSender::on(self.fd.try_clone()?, self.link.clone(), self.msgs.len()))
+        let fd6 = match &self.fd6 {
+            Some(fd6) => Some(fd6.try_clone()?),
+            None => None,
+        };
+        Ok(RawSender::on(self.fd.try_clone()?, fd6, self.link.clone(), self.msgs.len()))
     }
 
     /// Packets the kernel refused one by one (and `send` skipped).
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
-}
 
-impl ProbeSink for RawSender {
-    fn send(&mut self, batch: &TxBatch) -> io::Result<()> {
-        let n = batch.len().min(self.msgs.len());
-        for i in 0..n {
-            let (bytes, dst) = batch.get(i);
-            self.addrs[i].sin_family = libc::AF_INET as libc::sa_family_t;
-            self.addrs[i].sin_addr.s_addr = u32::from(dst).to_be();
-            self.iovs[i] = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
-            let h = &mut self.msgs[i].msg_hdr;
-            match &mut self.link {
-                Some(sll) => {
-                    h.msg_name = &mut **sll as *mut libc::sockaddr_ll as *mut libc::c_void;
-                    h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-                }
-                None => {
-                    h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
-                    h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                }
-            }
-            h.msg_iov = &mut self.iovs[i];
-            h.msg_iovlen = 1;
-        }
-        let mut done = 0;
+    /// Sends `msgs[from..to]` on `fd`, retrying a full queue and skipping
+    /// probes the kernel refuses one by one.
+    fn send_run(&mut self, ipv6: bool, from: usize, to: usize) -> io::Result<()> {
+        let fd = match (ipv6, &self.fd6) {
+            (false, _) => self.fd.as_raw_fd(),
+            (true, Some(fd6)) => fd6.as_raw_fd(),
+            (true, None) => return Err(io::Error::new(io::ErrorKind::Unsupported, "IPv6 probes, but this host has no IPv6 (the AF_INET6 raw socket could not be opened)")),
+        };
+        let mut done = from;
         let mut stalled_since: Option<Instant> = None;
-        while done < n {
-            // SAFETY: msgs[done..n] point into `batch` and our arrays, alive
-            // for the duration of the call.
-            let r = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), self.msgs[done..].as_mut_ptr(), (n - done) as libc::c_uint, 0) };
+        while done < to {
+            // SAFETY: msgs[done..to] point into the batch and our arrays,
+            // alive for the duration of the call.
+            let r = unsafe { libc::sendmmsg(fd, self.msgs[done..].as_mut_ptr(), (to - done) as libc::c_uint, 0) };
             if r > 0 {
                 done += r as usize;
                 stalled_since = None;
@@ -176,12 +194,57 @@ impl ProbeSink for RawSender {
                 // A probe the kernel refuses (no route, EPERM from a local
                 // firewall) must not stall the others: skip it. It stays
                 // unanswered and ends filtered, as nmap reports it.
-                Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EINVAL) if done < n => {
+                Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EINVAL) | Some(libc::EADDRNOTAVAIL) => {
                     done += 1;
                     self.skipped += 1;
                 }
                 _ => return Err(err),
             }
+        }
+        Ok(())
+    }
+}
+
+impl ProbeSink for RawSender {
+    fn send(&mut self, batch: &TxBatch) -> io::Result<()> {
+        let n = batch.len().min(self.msgs.len());
+        for i in 0..n {
+            let (bytes, dst) = batch.get(i);
+            self.iovs[i] = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+            let h = &mut self.msgs[i].msg_hdr;
+            match (&mut self.link, dst) {
+                (Some(sll), _) => {
+                    h.msg_name = &mut **sll as *mut libc::sockaddr_ll as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                }
+                (None, IpAddr::V4(dst)) => {
+                    self.addrs[i].sin_family = libc::AF_INET as libc::sa_family_t;
+                    self.addrs[i].sin_addr.s_addr = u32::from(dst).to_be();
+                    h.msg_name = &mut self.addrs[i] as *mut libc::sockaddr_in as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                }
+                (None, IpAddr::V6(dst)) => {
+                    // sin6_port stays 0: on a raw socket it would name the
+                    // protocol, and must be 0 or IPPROTO_RAW.
+                    self.addrs6[i].sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                    self.addrs6[i].sin6_addr.s6_addr = dst.octets();
+                    h.msg_name = &mut self.addrs6[i] as *mut libc::sockaddr_in6 as *mut libc::c_void;
+                    h.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+                }
+            }
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+        }
+        // One sendmmsg per run of one family (a link sender has one socket).
+        let mut from = 0;
+        while from < n {
+            let ipv6 = self.link.is_none() && batch.get(from).1.is_ipv6();
+            let mut to = from + 1;
+            while to < n && (self.link.is_some() || batch.get(to).1.is_ipv6() == ipv6) {
+                to += 1;
+            }
+            self.send_run(ipv6, from, to)?;
+            from = to;
         }
         Ok(())
     }
@@ -198,32 +261,69 @@ pub struct PacketReceiver {
 // SAFETY: as for RawSender; pointers are rebuilt per call.
 unsafe impl Send for PacketReceiver {}
 
-/// Classic BPF: accept TCP and UDP to ports >= SPORT_BASE and ICMP type 3,
-/// truncated to RX_SLOT bytes; drop the rest in the kernel. Offsets are
-/// relative to the IP header (SOCK_DGRAM).
+/// Classic BPF: accept TCP and UDP to ports >= SPORT_BASE and
+/// destination-unreachable errors (ICMP type 3, ICMPv6 type 1), of either
+/// IP version, truncated to RX_SLOT bytes; drop the rest in the kernel
+/// (ARP, neighbour discovery, router advertisements, our own traffic).
+/// Unicast IPv6 packets whose first next-header is an extension header
+/// are accepted whole (rare; user space parses past the extensions);
+/// multicast ones (MLD reports carry a hop-by-hop header) are not. Offsets
+/// are relative to the IP header (SOCK_DGRAM).
 pub fn reply_filter() -> Vec<libc::sock_filter> {
-    let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     const LDB_ABS: u16 = 0x30;
+    const LDH_ABS: u16 = 0x28;
     const LDX_MSH: u16 = 0xb1;
     const LDH_IND: u16 = 0x48;
     const LDB_IND: u16 = 0x50;
+    const AND: u16 = 0x54;
     const JEQ: u16 = 0x15;
     const JGE: u16 = 0x35;
     const RET: u16 = 0x06;
-    vec![
-        ins(LDB_ABS, 0, 0, 9),                  // 0: A = ip protocol
-        ins(JEQ, 1, 0, 6),                      // 1: tcp? -> 3 : 2
-        ins(JEQ, 0, 3, 17),                     // 2: udp? -> 3 : 6
-        ins(LDX_MSH, 0, 0, 0),                  // 3: X = ip header length
-        ins(LDH_IND, 0, 0, 2),                  // 4: A = destination port
-        ins(JGE, 4, 5, SPORT_BASE as u32),      // 5: ours? -> 10 : 11
-        ins(JEQ, 0, 4, 1),                      // 6: icmp? -> 7 : 11
-        ins(LDX_MSH, 0, 0, 0),                  // 7: X = ip header length
-        ins(LDB_IND, 0, 0, 0),                  // 8: A = icmp type
-        ins(JEQ, 0, 1, 3),                      // 9: unreachable? -> 10 : 11
-        ins(RET, 0, 0, RX_SLOT as u32),         // 10: accept
-        ins(RET, 0, 0, 0),                      // 11: drop
-    ]
+    const ACCEPT: usize = 29;
+    const DROP: usize = 30;
+    // (code, jump-if-true target, jump-if-false target, k): targets are
+    // absolute instruction numbers, turned into BPF's relative offsets below.
+    let prog: [(u16, usize, usize, u32); 31] = [
+        (LDB_ABS, 0, 0, 0),                 // 0: A = version, IHL
+        (AND, 0, 0, 0xf0),                  // 1: A = version << 4
+        (JEQ, 3, 13, 0x40),                 // 2: IPv4? -> 3 : 13
+        (LDB_ABS, 0, 0, 9),                 // 3: A = protocol
+        (JEQ, 6, 5, 6),                     // 4: tcp?
+        (JEQ, 6, 9, 17),                    // 5: udp?
+        (LDX_MSH, 0, 0, 0),                 // 6: X = header length
+        (LDH_IND, 0, 0, 2),                 // 7: A = destination port
+        (JGE, ACCEPT, DROP, SPORT_BASE as u32), // 8: ours?
+        (JEQ, 10, DROP, 1),                 // 9: icmp?
+        (LDX_MSH, 0, 0, 0),                 // 10: X = header length
+        (LDB_IND, 0, 0, 0),                 // 11: A = icmp type
+        (JEQ, ACCEPT, DROP, 3),             // 12: unreachable?
+        (JEQ, 14, DROP, 0x60),              // 13: IPv6? (A = version << 4)
+        (LDB_ABS, 0, 0, 6),                 // 14: A = next header
+        (JEQ, 17, 16, 6),                   // 15: tcp?
+        (JEQ, 17, 19, 17),                  // 16: udp?
+        (LDH_ABS, 0, 0, 42),                // 17: A = destination port
+        (JGE, ACCEPT, DROP, SPORT_BASE as u32), // 18: ours?
+        (JEQ, 20, 22, 58),                  // 19: icmpv6?
+        (LDB_ABS, 0, 0, 40),                // 20: A = icmpv6 type
+        (JEQ, ACCEPT, DROP, 1),             // 21: unreachable?
+        (LDB_ABS, 0, 0, 24),                // 22: A = first byte of the destination
+        (JEQ, DROP, 24, 0xff),              // 23: multicast (MLD reports)? drop
+        (LDB_ABS, 0, 0, 6),                 // 24: A = next header
+        (JEQ, ACCEPT, 26, 0),               // 25: hop-by-hop options
+        (JEQ, ACCEPT, 27, 43),              // 26: routing
+        (JEQ, ACCEPT, 28, 44),              // 27: fragment
+        (JEQ, ACCEPT, DROP, 60),            // 28: destination options
+        (RET, 0, 0, RX_SLOT as u32),        // 29: accept
+        (RET, 0, 0, 0),                     // 30: drop
+    ];
+    let relative = |at: usize, target: usize| if target == 0 { 0 } else { (target - at - 1) as u8 };
+    prog.iter()
+        .enumerate()
+        .map(|(at, &(code, jt, jf, k))| {
+            let jumps = code == JEQ || code == JGE;
+            libc::sock_filter { code, jt: if jumps { relative(at, jt) } else { 0 }, jf: if jumps { relative(at, jf) } else { 0 }, k }
+        })
+        .collect()
 }
 
 /// Packets a resumed receiver discards at most: more than its 32 MiB
@@ -256,7 +356,8 @@ impl PacketReceiver {
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        // Every protocol: IPv4 and IPv6 alike (the filter picks).
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
         sll.sll_ifindex = match interface {
             Some(name) => interface_index(name)? as i32,
             None => 0,
@@ -366,10 +467,24 @@ pub fn is_permission_error(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
 }
 
-/// The source address `--source-ip` or the route to the first target gives.
-pub fn resolve_source(explicit: Option<Ipv4Addr>, first_target: Ipv4Addr) -> io::Result<Ipv4Addr> {
-    match explicit {
-        Some(a) => Ok(a),
-        None => super::route::source_for(first_target),
-    }
+/// The source address of each family a scan has targets of: the
+/// `--source-ip` of that family, else the kernel's route to the family's
+/// first target. `None` for a family without targets.
+pub fn resolve_sources(explicit: &[IpAddr], first4: Option<Ipv4Addr>, first6: Option<Ipv6Addr>) -> io::Result<(Option<Ipv4Addr>, Option<Ipv6Addr>)> {
+    let pick = |first: Option<IpAddr>, v6: bool| -> io::Result<Option<IpAddr>> {
+        let Some(first) = first else { return Ok(None) };
+        match explicit.iter().find(|a| a.is_ipv6() == v6) {
+            Some(&a) => Ok(Some(a)),
+            None => super::route::source_for(first).map(Some),
+        }
+    };
+    let v4 = match pick(first4.map(IpAddr::V4), false)? {
+        Some(IpAddr::V4(a)) => Some(a),
+        _ => None,
+    };
+    let v6 = match pick(first6.map(IpAddr::V6), true)? {
+        Some(IpAddr::V6(a)) => Some(a),
+        _ => None,
+    };
+    Ok((v4, v6))
 }

@@ -33,6 +33,10 @@ pub fn run(prog: &[libc::sock_filter], packet: &[u8]) -> Option<u32> {
                 Some(v) => x = 4 * (v & 0xf),
                 None => return Some(0),
             },
+            0x28 => match half(k as u64) {
+                Some(v) => a = v,
+                None => return Some(0),
+            },
             0x48 => match half(x as u64 + k as u64) {
                 Some(v) => a = v,
                 None => return Some(0),
@@ -41,6 +45,7 @@ pub fn run(prog: &[libc::sock_filter], packet: &[u8]) -> Option<u32> {
                 Some(v) => a = v,
                 None => return Some(0),
             },
+            0x54 => a &= k,
             0x15 => pc += usize::from(if a == k { ins.jt } else { ins.jf }),
             0x35 => pc += usize::from(if a >= k { ins.jt } else { ins.jf }),
             0x06 => return Some(k),
@@ -104,5 +109,58 @@ mod tests {
         // An instruction it does not know is refused, not guessed.
         assert_eq!(run(&[libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 }], &[0; 64]), None);
         assert_eq!(run(&[], &[0; 64]), None);
+    }
+
+    /// An IPv6 packet: header (next header `next`, to `dst`) and `body`.
+    fn v6(dst: &str, next: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        crate::wire::ipv6::write_header(&mut p, "2001:2:0:3::7".parse().unwrap(), dst.parse().unwrap(), next, body.len() as u16, 0);
+        p.extend_from_slice(body);
+        p
+    }
+
+    #[test]
+    fn the_reply_filter_admits_ipv6_replies_and_nothing_else() {
+        let keep = |p: &[u8]| run(&crate::io::raw::reply_filter(), p);
+        let me = "2001:2::1";
+        let tcp = |dport: u16| {
+            let mut t = [0u8; 20];
+            t[0..2].copy_from_slice(&443u16.to_be_bytes());
+            t[2..4].copy_from_slice(&dport.to_be_bytes());
+            t[12] = 0x50;
+            t
+        };
+        // TCP and UDP to our source ports: kept; below them: dropped.
+        assert_eq!(keep(&v6(me, 6, &tcp(49152))), Some(256));
+        assert_eq!(keep(&v6(me, 6, &tcp(65535))), Some(256));
+        assert_eq!(keep(&v6(me, 6, &tcp(49151))), Some(0));
+        assert_eq!(keep(&v6(me, 17, &tcp(50000)[..8])), Some(256));
+        assert_eq!(keep(&v6(me, 17, &tcp(53)[..8])), Some(0));
+        // ICMPv6: destination unreachable only (not neighbour solicitation,
+        // router advertisement, packet too big, echo).
+        for (ty, kept) in [(1u8, 256), (2, 0), (128, 0), (134, 0), (135, 0), (136, 0)] {
+            assert_eq!(keep(&v6(me, 58, &[ty, 0, 0, 0, 0, 0, 0, 0])), Some(kept), "type {ty}");
+        }
+        // An extension header first: kept when unicast, for user space to
+        // parse past; an MLD report (hop-by-hop, to ff02::16): dropped.
+        for next in [0u8, 43, 44, 60] {
+            assert_eq!(keep(&v6(me, next, &[6, 0, 0, 0, 0, 0, 0, 0])), Some(256), "next header {next}");
+        }
+        assert_eq!(keep(&v6("ff02::16", 0, &[58, 0, 5, 2, 0, 0, 1, 0])), Some(0));
+        assert_eq!(keep(&v6(me, 47, &[0; 8])), Some(0), "GRE");
+        // Cut before the port or the ICMPv6 type: dropped.
+        let full = v6(me, 6, &tcp(50000));
+        for n in 0..44 {
+            assert_eq!(keep(&full[..n]), Some(0), "cut to {n}");
+        }
+        assert_eq!(keep(&v6(me, 58, &[])), Some(0));
+        // Neither version 4 nor 6 (ARP as a packet socket bound to every
+        // protocol sees it: hardware type 1): dropped.
+        let mut arp = vec![0u8, 1, 8, 0, 6, 4, 0, 1];
+        arp.extend_from_slice(&[0; 20]);
+        assert_eq!(keep(&arp), Some(0));
+        let mut v5 = full.clone();
+        v5[0] = 0x50;
+        assert_eq!(keep(&v5), Some(0));
     }
 }

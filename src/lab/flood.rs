@@ -40,7 +40,7 @@
 //! | `duplicate` | second copies of `wrong-cookie` packets | passes | bad cookie |
 //! | `other-port` | TCP and UDP to ports below our range | drops | — |
 //! | `other-protocol` | GRE, ESP, OSPF, SCTP | drops | — |
-//! | `not-ipv4` | version 6 in an IPv4 frame, bytes read as our port | passes | not IPv4 |
+//! | `not-ipv4` | version 6 in an IPv4 SYN-ACK | read as IPv6 starting with a hop-by-hop header (IPv4's flags byte, 0): passes unless byte 24 (the sequence number's first) is 0xff, a multicast destination | not IPv4 |
 //!
 //! Bounded: [`send_flood`] stops at `max_packets` or `max_time`, whichever
 //! comes first. Addresses: sources are the lab's targets or 198.18.192.0/18
@@ -465,7 +465,6 @@ mod tests {
             Category::WrongCookie,
             Category::Unprobed,
             Category::Duplicate,
-            Category::NotIpv4,
         ];
         for c in never {
             assert_eq!(record.passing[c.index()], 0, "{}", c.name());
@@ -473,6 +472,11 @@ mod tests {
         for c in always {
             assert_eq!(record.passing[c.index()], 210, "{}", c.name());
         }
+        // Version 6 in an IPv4 SYN-ACK: the filter reads it as IPv6 whose
+        // next header is the IPv4 flags byte (0: hop-by-hop) and whose
+        // destination starts at byte 24 (the sequence number).
+        assert!(by(Category::NotIpv4).all(|p| p.bytes[6] == 0));
+        assert_eq!(record.passing[Category::NotIpv4.index()], by(Category::NotIpv4).filter(|p| p.bytes[24] != 0xff).count() as u64);
         // IHL 0-4: the filter reads a "port" at 4·IHL+2 — the total length
         // (0), flags (1), checksum 0 (2), the source's low half (3: in our
         // range for 198.18.192.0/18 sources, which the odd packets have) and

@@ -2,18 +2,26 @@
 //!
 //! Two namespaces joined by a veth pair: the scanner's (198.18.0.1, whose
 //! only route, 198.18.0.0/15, leads to the target namespace) and the
-//! targets' (198.18.0.2), where every address the scenario names is made
-//! local with an AnyIP route (`ip route add local CIDR dev lo`). Open ports
-//! are kernel TCP listeners bound to 0.0.0.0; nftables sets of
-//! (address . port) make each pair behave as the scenario says (drop,
-//! admin-prohibited, reset), drop dead hosts, and add random loss. The
+//! targets' (198.18.0.2), where every IPv4 address the scenario names is
+//! made local with an AnyIP route (`ip route add local CIDR dev lo`). A
+//! scenario with IPv6 addresses gets the same over 2001:2::/48: scanner
+//! 2001:2::1, targets 2001:2::2 (link net 2001:2::/64), but every IPv6 lab
+//! address is its own `/128 nodad` on lo, because the kernel sends ICMPv6
+//! errors for an AnyIP-only address from the veth's address (a scanner
+//! would then see closed UDP ports as filtered); every IPv6 address is
+//! `nodad`, or probes are lost for ~2 s while it is tentative, and the
+//! target's veth has tx checksum offload off so replies carry complete
+//! checksums. Open ports are kernel TCP listeners on the wildcard address;
+//! nftables sets of (address . port), one table per family, make each pair
+//! behave as the scenario says (drop, admin-prohibited, reset), drop dead
+//! hosts, and add random loss. The
 //! namespaces are deleted when the `Lab` is dropped, and stale ones left by
 //! a killed process can be removed with [`Lab::clean_stale`]. The scanner
 //! namespace gets its own `/etc/netns/NS/` files (hosts, resolver; see
 //! [`super::etc`]), removed with it.
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,6 +34,8 @@ use crate::space::Protocol;
 
 pub const SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const TARGET_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const SCANNER_ADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+pub const TARGET_GATEWAY6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 const SCANNER_IF: &str = "psw-s";
 const TARGET_IF: &str = "psw-t";
 const PREFIX: &str = "psw";
@@ -117,7 +127,7 @@ pub fn cidrs(mut a: u32, b: u32) -> Vec<(Ipv4Addr, u8)> {
 impl Lab {
     /// Builds the lab a scenario describes.
     pub fn build(scenario: &Scenario) -> Result<Lab, LabError> {
-        for (tool, package) in [("ip", "iproute2"), ("nft", "nftables")] {
+        for (tool, package) in [("ip", "iproute2"), ("nft", "nftables"), ("ethtool", "ethtool")] {
             if !tool_present(tool) {
                 return Err(LabError::MissingTool { tool, package });
             }
@@ -159,6 +169,11 @@ impl Lab {
         let _ = writeln!(script, "link set lo up");
         let _ = writeln!(script, "link set {SCANNER_IF} up");
         let _ = writeln!(script, "route add 198.18.0.0/15 via {TARGET_GATEWAY}");
+        let ipv6 = scenario.present_hosts().has_v6();
+        if ipv6 {
+            let _ = writeln!(script, "addr add {SCANNER_ADDR6}/64 dev {SCANNER_IF} nodad");
+            let _ = writeln!(script, "route add 2001:2::/48 via {TARGET_GATEWAY6}");
+        }
         run(Command::new("ip").args(["-n", &s, "-batch", "-"]), Some(&script))?;
         let mut script = String::new();
         let _ = writeln!(script, "addr add {TARGET_GATEWAY}/30 dev {TARGET_IF}");
@@ -169,7 +184,20 @@ impl Lab {
                 let _ = writeln!(script, "route add local {net}/{prefix} dev lo");
             }
         }
+        if ipv6 {
+            let _ = writeln!(script, "addr add {TARGET_GATEWAY6}/64 dev {TARGET_IF} nodad");
+            // An address that is no host must be silent, as in IPv4; without
+            // this route the kernel answers ICMPv6 no-route (code 0) for it.
+            let _ = writeln!(script, "route add blackhole 2001:2::/48");
+            for addr in scenario.present_hosts().iter().filter(IpAddr::is_ipv6) {
+                let _ = writeln!(script, "addr add {addr}/128 dev lo nodad");
+            }
+        }
         run(Command::new("ip").args(["-n", &t, "-batch", "-"]), Some(&script))?;
+        if ipv6 {
+            // Without it, SYN-ACKs over the veth carry partial checksums.
+            run(Command::new("ip").args(["netns", "exec", &t, "ethtool", "-K", TARGET_IF, "tx", "off"]), None)?;
+        }
         // Deep SYN and accept queues (listeners never accept). Unless the
         // scenario asks for the kernel's own ICMP limiter, lift it: one
         // namespace answers for every node, and real nodes each have their
@@ -178,7 +206,9 @@ impl Lab {
         in_netns(&t, || -> io::Result<()> {
             let mut keys = vec![("net/ipv4/tcp_max_syn_backlog", "65536".to_string()), ("net/core/somaxconn", "65535".to_string())];
             if let Some((ratelimit, per_sec, burst)) = icmp {
-                keys.extend([("net/ipv4/icmp_ratelimit", ratelimit.to_string()), ("net/ipv4/icmp_msgs_per_sec", per_sec.to_string()), ("net/ipv4/icmp_msgs_burst", burst.to_string())]);
+                // ICMPv6 has its own per-destination limiter (the global
+                // one is shared by both families).
+                keys.extend([("net/ipv4/icmp_ratelimit", ratelimit.to_string()), ("net/ipv6/icmp/ratelimit", ratelimit.to_string()), ("net/ipv4/icmp_msgs_per_sec", per_sec.to_string()), ("net/ipv4/icmp_msgs_burst", burst.to_string())]);
             }
             for (key, value) in keys {
                 // Some keys are global on older kernels: best effort.
@@ -190,20 +220,41 @@ impl Lab {
         // A permanent neighbour entry: no ARP on the hot path.
         if let Ok(mac) = mac {
             run(Command::new("ip").args(["-n", &s, "neigh", "replace", &TARGET_GATEWAY.to_string(), "lladdr", mac.trim(), "dev", SCANNER_IF, "nud", "permanent"]), None)?;
+            if ipv6 {
+                run(Command::new("ip").args(["-n", &s, "neigh", "replace", &TARGET_GATEWAY6.to_string(), "lladdr", mac.trim(), "dev", SCANNER_IF, "nud", "permanent"]), None)?;
+            }
         }
         Ok(())
     }
 
-    /// The nftables ruleset for the scenario (public for inspection/tests).
+    /// The nftables ruleset for the scenario (public for inspection/tests):
+    /// a `table ip psw` for the IPv4 addresses and, when the scenario has
+    /// IPv6 ones, a `table ip6 psw6` for those.
     pub fn ruleset(scenario: &Scenario) -> String {
+        let mut out = Self::table(scenario, &IPV4_WORDS);
+        if scenario.present_hosts().has_v6() {
+            out.push_str(&Self::table(scenario, &IPV6_WORDS));
+        }
+        out
+    }
+
+    /// One family's table.
+    fn table(scenario: &Scenario, w: &FamilyWords) -> String {
         let mut sets: BTreeMap<(Protocol, Behaviour), Vec<String>> = Default::default();
         let mut listen_ports = BTreeSet::new();
+        let family = |a: &IpAddr| a.is_ipv6() == w.ipv6;
+        // The wildcard listeners take both families: every table resets
+        // every port some address of either family listens on.
         for addr in scenario.present_hosts().iter() {
+            for (port_range, behaviour) in pair_behaviours(scenario, addr, Protocol::Tcp) {
+                if behaviour == Behaviour::Open {
+                    listen_ports.extend(port_range.0..=port_range.1);
+                }
+            }
+        }
+        for addr in scenario.present_hosts().iter().filter(family) {
             for proto in [Protocol::Tcp, Protocol::Udp] {
                 for (port_range, behaviour) in pair_behaviours(scenario, addr, proto) {
-                    if behaviour == Behaviour::Open && proto == Protocol::Tcp {
-                        listen_ports.extend(port_range.0..=port_range.1);
-                    }
                     if behaviour != Behaviour::Closed {
                         let ports = if port_range.0 == port_range.1 { port_range.0.to_string() } else { format!("{}-{}", port_range.0, port_range.1) };
                         sets.entry((proto, behaviour)).or_default().push(format!("{addr} . {ports}"));
@@ -211,9 +262,13 @@ impl Lab {
                 }
             }
         }
-        let dead: Vec<String> = scenario.dead_hosts().v4_ranges().flat_map(|(a, b)| cidrs(a, b)).map(|(n, p)| format!("{n}/{p}")).collect();
+        let dead: Vec<String> = if w.ipv6 {
+            scenario.dead_hosts().ranges().iter().filter(|r| family(&r.0)).map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect()
+        } else {
+            scenario.dead_hosts().v4_ranges().flat_map(|(a, b)| cidrs(a, b)).map(|(n, p)| format!("{n}/{p}")).collect()
+        };
         let loss = (scenario.loss_percent * 10.0).round() as u32;
-        let mut out = String::from("table ip psw {\n");
+        let mut out = format!("table {} {{\n", w.table);
         let set = |out: &mut String, name: &str, ty: &str, elements: &[String]| {
             let _ = writeln!(out, "  set {name} {{\n    type {ty}; flags interval;");
             if !elements.is_empty() {
@@ -221,37 +276,39 @@ impl Lab {
             }
             out.push_str("  }\n");
         };
-        set(&mut out, "dead", "ipv4_addr", &dead);
-        let pairs = "ipv4_addr . inet_service";
+        set(&mut out, "dead", w.addr_type, &dead);
+        let pairs = format!("{} . inet_service", w.addr_type);
         for (proto, prefix) in [(Protocol::Tcp, ""), (Protocol::Udp, "udp_")] {
             for (b, name) in [(Behaviour::Drop, "drop_pairs"), (Behaviour::Prohibit, "prohibit_pairs"), (Behaviour::Open, "open_pairs")] {
-                set(&mut out, &format!("{prefix}{name}"), pairs, sets.get(&(proto, b)).map(Vec::as_slice).unwrap_or(&[]));
+                set(&mut out, &format!("{prefix}{name}"), &pairs, sets.get(&(proto, b)).map(Vec::as_slice).unwrap_or(&[]));
             }
         }
         let ports: Vec<String> = listen_ports.iter().map(u16::to_string).collect();
         set(&mut out, "listen_ports", "inet_service", &ports);
         let per_node = scenario.icmp.per_node_rate();
         if per_node.is_some() {
-            out.push_str("  set icmp_budget {\n    type ipv4_addr; flags dynamic; timeout 10m;\n  }\n");
+            let _ = writeln!(out, "  set icmp_budget {{\n    type {}; flags dynamic; timeout 10m;\n  }}", w.addr_type);
         }
         let _ = writeln!(out, "  chain input {{\n    type filter hook input priority 0; policy accept;\n    iifname != \"{TARGET_IF}\" accept");
         if loss > 0 {
             let _ = writeln!(out, "    numgen random mod 1000 < {loss} drop");
         }
-        out.push_str(
-            "    ip daddr @dead drop\n\
-             \x20   ip daddr . tcp dport @drop_pairs drop\n\
-             \x20   ip daddr . tcp dport @prohibit_pairs reject with icmp type admin-prohibited\n\
-             \x20   ip daddr . tcp dport @open_pairs accept\n\
+        let (daddr, icmp) = (w.daddr, w.icmp);
+        let _ = write!(
+            out,
+            "    {daddr} @dead drop\n\
+             \x20   {daddr} . tcp dport @drop_pairs drop\n\
+             \x20   {daddr} . tcp dport @prohibit_pairs reject with {icmp} type admin-prohibited\n\
+             \x20   {daddr} . tcp dport @open_pairs accept\n\
              \x20   tcp dport @listen_ports reject with tcp reset\n\
-             \x20   ip daddr . udp dport @udp_drop_pairs drop\n\
-             \x20   ip daddr . udp dport @udp_prohibit_pairs reject with icmp type admin-prohibited\n\
-             \x20   ip daddr . udp dport @udp_open_pairs accept\n",
+             \x20   {daddr} . udp dport @udp_drop_pairs drop\n\
+             \x20   {daddr} . udp dport @udp_prohibit_pairs reject with {icmp} type admin-prohibited\n\
+             \x20   {daddr} . udp dport @udp_open_pairs accept\n",
         );
         if let Some(rate) = per_node {
             // Linux's per-destination limiter (burst 6, then `rate`/s), kept
             // per lab address as a real node keeps it.
-            let _ = writeln!(out, "    meta l4proto udp add @icmp_budget {{ ip daddr limit rate {rate}/second burst 6 packets }} reject with icmp type port-unreachable");
+            let _ = writeln!(out, "    meta l4proto udp add @icmp_budget {{ {daddr} limit rate {rate}/second burst 6 packets }} reject with {icmp} type port-unreachable");
             out.push_str("    meta l4proto udp drop\n");
         }
         out.push_str("  }\n");
@@ -294,13 +351,17 @@ impl Lab {
             }
         }
         raise_fd_limit(ports.len() as u64 + udp_pairs.len() as u64 + 1024);
+        let ipv6 = scenario.present_hosts().has_v6();
         if !udp_pairs.is_empty() {
             let sockets = in_netns(&self.target_ns, || udp_pairs.iter().map(|&(a, p)| std::net::UdpSocket::bind((a, p))).collect::<io::Result<Vec<_>>>())??;
             self.responder = Some(super::responder::Responder::start(sockets)?);
         }
         let listeners = in_netns(&self.target_ns, || -> io::Result<Vec<TcpListener>> {
             let mut v = Vec::with_capacity(ports.len());
-            let wildcard = ports.iter().map(|&p| (std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), p));
+            // `[::]` takes IPv4 too (v4-mapped): one listener per port
+            // either way, as a second wildcard on the port would collide.
+            let any = if ipv6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+            let wildcard = ports.iter().map(|&p| (any, p));
             for (addr, port) in wildcard.chain(pair_listeners.iter().copied()) {
                 let l = TcpListener::bind((addr, port))?;
                 // SAFETY: re-listen on our own socket to deepen its backlog.
@@ -387,6 +448,18 @@ impl Lab {
         self.etc.as_ref().map(|e| e.dir())
     }
 }
+
+/// What differs between the IPv4 and the IPv6 nftables table.
+struct FamilyWords {
+    ipv6: bool,
+    table: &'static str,
+    addr_type: &'static str,
+    daddr: &'static str,
+    icmp: &'static str,
+}
+
+const IPV4_WORDS: FamilyWords = FamilyWords { ipv6: false, table: "ip psw", addr_type: "ipv4_addr", daddr: "ip daddr", icmp: "icmp" };
+const IPV6_WORDS: FamilyWords = FamilyWords { ipv6: true, table: "ip6 psw6", addr_type: "ipv6_addr", daddr: "ip6 daddr", icmp: "icmpv6" };
 
 /// Behaviour of each port range of `addr` that differs from "closed",
 /// resolved over the rules in order (later rules win).

@@ -58,9 +58,9 @@
 //! "cp-1.lab.test" = "198.19.0.10"
 //! "api.lab.test" = ["198.19.0.10", "198.19.0.11"]
 //! ```
-//! Addresses outside 198.18.0.0/15 are refused: the lab only ever builds
-//! hosts in the benchmarking range.
-use std::net::{IpAddr, Ipv4Addr};
+//! Addresses outside 198.18.0.0/15 and 2001:2::/48 are refused: the lab
+//! only ever builds hosts in the benchmarking ranges.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -73,6 +73,12 @@ pub use super::truth::{Expected, Oracle, Truth};
 pub const LAB_RANGE: (u32, u32) = (0xC612_0000, 0xC613_FFFF);
 /// 198.18.0.0/24 is the lab's own link network.
 pub const LINK_NET: (u32, u32) = (0xC612_0000, 0xC612_00FF);
+/// 2001:2::/48 (RFC 5180), the only IPv6 addresses a lab may use.
+pub const LAB6_RANGE: (u128, u128) = (0x2001_0002_0000 << 80, (0x2001_0002_0000 << 80) | ((1 << 80) - 1));
+/// 2001:2::/64 is the lab's own IPv6 link network.
+pub const LINK6_NET: (u128, u128) = (0x2001_0002_0000 << 80, (0x2001_0002_0000 << 80) | ((1 << 64) - 1));
+/// IPv6 lab addresses are built one by one (each its own /128 on lo).
+pub const MAX_LAB_V6: u32 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -419,8 +425,20 @@ impl Scenario {
 }
 
 fn check_in_lab(set: &HostSet) -> Result<(), String> {
-    if set.has_v6() {
-        return Err("IPv6 lab addresses are not built yet; a lab uses 198.18.0.0/15".into());
+    let mut v6_count = 0u128;
+    for &(a, b) in set.ranges() {
+        let (IpAddr::V6(a), IpAddr::V6(b)) = (a, b) else { continue };
+        let (a, b) = (u128::from(a), u128::from(b));
+        if a < LAB6_RANGE.0 || b > LAB6_RANGE.1 {
+            return Err(format!("{}-{} is outside 2001:2::/48, the only IPv6 range a lab may use", Ipv6Addr::from(a), Ipv6Addr::from(b)));
+        }
+        if a <= LINK6_NET.1 && b >= LINK6_NET.0 {
+            return Err("2001:2::/64 is the lab's own IPv6 link network".into());
+        }
+        v6_count += b - a + 1;
+    }
+    if v6_count > MAX_LAB_V6 as u128 {
+        return Err(format!("{v6_count} IPv6 addresses; a lab builds at most {MAX_LAB_V6} (each is its own /128 on lo)"));
     }
     for (a, b) in set.v4_ranges() {
         if a < LAB_RANGE.0 || b > LAB_RANGE.1 {

@@ -61,3 +61,114 @@ fn ipv6_reference_lab_with_two_percent_loss_each_way_is_exact() {
     assert_exact(&s, &report);
     assert!(report.stats.retransmissions > 0 && report.stats.passes >= 3, "{:?}", report.stats);
 }
+
+/// A dual-stack cluster from a kubectl nodes file with two InternalIPs
+/// per node: every family-specific fault is found at its address (the
+/// finding keys name the address of a node that has two), and nothing
+/// else, over a scan whose every pair of both families is exact.
+#[test]
+fn dual_stack_audit_finds_each_family_specific_fault_at_its_address_and_nothing_else() {
+    use portsweep::audit::AuditReport;
+    use portsweep::lab::verify::{finding_keys, verify_audit};
+    let _g = lab_lock();
+    let s = scenario("audit-dualstack");
+    let spec = s.audit.clone().expect("an audit scenario");
+    let lab = Lab::build(&s).expect("lab builds");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.json");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", lab.scanner_ns(), bin(), "audit", "--inventory"]).arg(&spec.inventory);
+    cmd.arg("--services").arg(spec.services.as_ref().expect("services file"));
+    cmd.args(&spec.args).args(["--rate", "max", "--format", "json", "--output"]).arg(&out);
+    let o = cmd.output().expect("runs portsweep audit");
+    assert_eq!(o.status.code(), Some(1), "errors found: {}", String::from_utf8_lossy(&o.stderr));
+    let report: AuditReport = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("audit JSON");
+    assert_eq!(finding_keys(&report), spec.findings);
+    // Each finding's address is of the family the fault was planted in.
+    assert!(report.findings.iter().all(|f| f.address.is_ipv6()), "{:?}", report.findings.iter().map(|f| f.address).collect::<Vec<_>>());
+    assert_eq!(report.nodes.len(), 8, "4 nodes × 2 addresses");
+    let v = verify_audit(&s, &report.scan, true);
+    assert!(v.is_exact(), "{}", v.summary(10));
+}
+
+/// A mixed IPv4 + IPv6 lab: three concurrent shards merge into the
+/// single-run report pair by pair (both exact against the truth); a scan
+/// interrupted at a random point resumes to the exact result; and the diff
+/// against a scan of the changed lab lists exactly the pairs whose truth
+/// changed, on both families.
+#[test]
+fn mixed_family_shards_merge_resume_and_diff_exactly() {
+    use portsweep::report::ScanReport;
+    use std::time::Duration;
+    let _g = lab_lock();
+    let (s, s2) = (scenario("mixed-small"), scenario("mixed-small-after"));
+    let dir = tempfile::tempdir().unwrap();
+    let merged_path = dir.path().join("merged.json");
+    {
+        let lab = Lab::build(&s).expect("lab builds");
+        let (single, _) = scan_in_lab(&lab, &s, &["--rate", "max", "--seed", "42"]);
+        assert_exact(&s, &single);
+        let files: Vec<_> = (1..=3).map(|i| dir.path().join(format!("shard-{i}.json"))).collect();
+        let children: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| scan_command(&lab, &s, f, &["--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1)]).spawn().expect("starts a shard"))
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        let shards: Vec<ScanReport> = files.iter().map(|f| read_report(f)).collect();
+        let first_pass: u64 = shards.iter().map(|r| r.stats.probes_sent - r.stats.retransmissions).sum();
+        assert_eq!(first_pass, 50 * 2798, "the first passes partition the pairs");
+        let out = Command::new(bin()).arg("merge").args(&files).args(["--format", "json", "--output"]).arg(&merged_path).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let merged = read_report(&merged_path);
+        assert_exact(&s, &merged);
+        let ports = single.port_list().unwrap();
+        for h in &single.hosts {
+            for &(proto, port) in ports.as_slice() {
+                assert_eq!(merged.lookup(h.address, proto, port, &ports), single.lookup(h.address, proto, port, &ports), "{}:{port}", h.address);
+            }
+        }
+        assert_eq!(merged.hosts.iter().map(|h| (h.address, h.status)).collect::<Vec<_>>(), single.hosts.iter().map(|h| (h.address, h.status)).collect::<Vec<_>>());
+
+        // Interrupted at a random point of the ~7 s first pass, resumed.
+        let out = dir.path().join("resumed.json");
+        let args = |extra: &[&str]| scan_command(&lab, &s, &out, &[&["--rate", "20000", "--seed", "9"], extra].concat());
+        let ms = 300 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 6000;
+        let mut child = args(&[]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        assert_eq!(child.wait().unwrap().code(), Some(130), "interrupted at {ms} ms");
+        let checkpoint = dir.path().join("resumed.json.checkpoint");
+        assert!(checkpoint.exists(), "no checkpoint after SIGINT at {ms} ms");
+        assert_eq!(args(&["--resume", checkpoint.to_str().unwrap()]).status().unwrap().code(), Some(0));
+        let resumed = read_report(&out);
+        assert!(resumed.complete);
+        assert_exact(&s, &resumed);
+    }
+    let lab = Lab::build(&s2).expect("lab builds");
+    let (after, _) = scan_in_lab(&lab, &s2, &["--rate", "max"]);
+    assert_exact(&s2, &after);
+    let after_path = dir.path().join("after.json");
+    std::fs::write(&after_path, serde_json::to_string(&after).unwrap()).unwrap();
+    let out = Command::new(bin()).args(["diff", "--format", "json"]).arg(&merged_path).arg(&after_path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let d: portsweep::diff::Diff = serde_json::from_slice(&out.stdout).unwrap();
+    // Ground truth: every pair whose state differs between the scenarios.
+    let (o1, o2) = (s.oracle(), s2.oracle());
+    let hosts = portsweep::space::HostSet::parse(&s.targets, &[]).unwrap();
+    let ports = portsweep::space::PortList::parse(&s.ports, portsweep::space::Protocol::Tcp).unwrap();
+    let mut expected = Vec::new();
+    for a in hosts.iter() {
+        for &(proto, port) in ports.as_slice() {
+            let (t1, t2) = (o1.truth(a, proto, port), o2.truth(a, proto, port));
+            if t1.state != t2.state {
+                expected.push((a, port, t1.state.to_string(), t2.state.to_string()));
+            }
+        }
+    }
+    let got: Vec<_> = d.ports.iter().map(|p| (p.address, p.port, p.before.state.as_str().to_string(), p.after.state.as_str().to_string())).collect();
+    assert_eq!(got, expected);
+    assert_eq!(expected.len(), 4, "{expected:?}");
+}

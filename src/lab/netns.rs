@@ -243,12 +243,18 @@ impl Lab {
         let mut sets: BTreeMap<(Protocol, Behaviour), Vec<String>> = Default::default();
         let mut listen_ports = BTreeSet::new();
         let family = |a: &IpAddr| a.is_ipv6() == w.ipv6;
+        // The wildcard listeners take both families: every table resets
+        // every port some address of either family listens on.
+        for addr in scenario.present_hosts().iter() {
+            for (port_range, behaviour) in pair_behaviours(scenario, addr, Protocol::Tcp) {
+                if behaviour == Behaviour::Open {
+                    listen_ports.extend(port_range.0..=port_range.1);
+                }
+            }
+        }
         for addr in scenario.present_hosts().iter().filter(family) {
             for proto in [Protocol::Tcp, Protocol::Udp] {
                 for (port_range, behaviour) in pair_behaviours(scenario, addr, proto) {
-                    if behaviour == Behaviour::Open && proto == Protocol::Tcp {
-                        listen_ports.extend(port_range.0..=port_range.1);
-                    }
                     if behaviour != Behaviour::Closed {
                         let ports = if port_range.0 == port_range.1 { port_range.0.to_string() } else { format!("{}-{}", port_range.0, port_range.1) };
                         sets.entry((proto, behaviour)).or_default().push(format!("{addr} . {ports}"));

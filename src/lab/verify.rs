@@ -232,13 +232,24 @@ pub fn verify_honest(scenario: &Scenario, report: &ScanReport) -> Honesty {
 
 /// An audit's findings as `"kind node protocol/port"` (`"kind node"` for
 /// findings about a whole node), sorted: the form scenarios list them in.
+/// The findings of an audit as sorted keys, `kind node proto/port` (or
+/// `kind node` for a whole node). A node name with several addresses (a
+/// dual-stack node) is written `node@address`, so each key says which
+/// address, and so which family, it is about.
 pub fn finding_keys(report: &crate::audit::AuditReport) -> Vec<String> {
+    let mut addresses: std::collections::BTreeMap<&str, std::collections::BTreeSet<std::net::IpAddr>> = Default::default();
+    for n in &report.nodes {
+        addresses.entry(n.name.as_str()).or_default().insert(n.address);
+    }
     let mut keys: Vec<String> = report
         .findings
         .iter()
-        .map(|f| match f.protocol {
-            Some(p) => format!("{} {} {}/{}", f.kind, f.node, p, f.port),
-            None => format!("{} {}", f.kind, f.node),
+        .map(|f| {
+            let node = if addresses.get(f.node.as_str()).is_some_and(|a| a.len() > 1) { format!("{}@{}", f.node, f.address) } else { f.node.clone() };
+            match f.protocol {
+                Some(p) => format!("{} {node} {}/{}", f.kind, p, f.port),
+                None => format!("{} {node}", f.kind),
+            }
         })
         .collect();
     keys.sort();

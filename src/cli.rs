@@ -374,7 +374,7 @@ pub enum LabAction {
   portsweep lab bench --format json --output bench.json --require 'portsweep/floor<=1.5' --require 'exact>=1.0'
   portsweep lab bench --from fixtures/bench/scan-small.json --require 'portsweep/nmap<=0.05'")]
     Bench(BenchArgs),
-    /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive (run it in a lab).
+    /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive, or with --receive a packet ring that counts replies (run it in a lab).
     #[command(hide = true)]
     Floor(FloorArgs),
     /// Build a scenario's lab, run a command inside its scanner namespace, tear the lab down.
@@ -394,6 +394,8 @@ pub enum LabAction {
 pub enum BenchTool {
     Portsweep,
     Floor,
+    /// The floor plus a receiver that only counts replies (`lab floor --receive`).
+    FloorRx,
     Masscan,
     MasscanRetries,
     Nmap,
@@ -462,6 +464,9 @@ pub struct FloorArgs {
     pub ports: String,
     #[arg(long, default_value_t = 2)]
     pub threads: u8,
+    /// Also receive: the scanner's packet socket, filter and ring, counting replies until they stop.
+    #[arg(long)]
+    pub receive: bool,
 }
 
 /// Packets per second, or `max`.

@@ -223,4 +223,56 @@ fn monitoring_scrapes_the_daemonset_and_its_alert_rules_pass_promtool() {
     let out = Command::new("promtool").args(["check", "rules"]).arg(&file).output().expect("promtool (Debian package prometheus)");
     assert!(out.status.success(), "promtool check rules: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("SUCCESS: {} rules found", alerts.len())), "{}", String::from_utf8_lossy(&out.stdout));
+    // And they fire when they should: promtool's rule unit tests on series
+    // shaped as portsweep exports them (a critical finding at once, an
+    // error finding after 15 minutes, a success 3 hours old is stale).
+    std::fs::write(dir.path().join("alerts-test.yaml"), ALERT_TESTS).unwrap();
+    let out = Command::new("promtool").args(["test", "rules"]).arg(dir.path().join("alerts-test.yaml")).output().unwrap();
+    assert!(out.status.success(), "promtool test rules: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+const ALERT_TESTS: &str = r#"rule_files: [portsweep-rules.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'portsweep_findings{node="cp-1",kind="insecure",severity="critical",component="etcd",protocol="tcp",port="2379",instance="a",job="portsweep-node-audit"}'
+        values: '1x300'
+      - series: 'portsweep_findings{node="w-1",kind="missing",severity="error",component="kubelet",protocol="tcp",port="10250",instance="a",job="portsweep-node-audit"}'
+        values: '1x300'
+      - series: 'portsweep_audit_last_success_timestamp_seconds{instance="a",job="portsweep-node-audit",vantage_node="cp-1"}'
+        values: '0x300'
+      - series: 'portsweep_audits_total{instance="a",job="portsweep-node-audit",vantage_node="cp-1"}'
+        values: '1x300'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: PortsweepCriticalFinding
+        exp_alerts:
+          - exp_labels: {severity: critical, node: cp-1, kind: insecure, component: etcd, protocol: tcp, port: "2379"}
+            exp_annotations:
+              summary: "portsweep: insecure etcd on cp-1 tcp/2379"
+              description: "The last audit found 1 critical insecure finding(s) on node cp-1: etcd on tcp/2379. The audit report (portsweep audit --format json) says what and how to fix it."
+      - eval_time: 10m
+        alertname: PortsweepErrorFinding
+        exp_alerts: []
+      - eval_time: 20m
+        alertname: PortsweepErrorFinding
+        exp_alerts:
+          - exp_labels: {severity: warning, node: w-1, kind: missing, component: kubelet, protocol: tcp, port: "10250"}
+            exp_annotations:
+              summary: "portsweep: missing kubelet on w-1 tcp/10250"
+              description: "The last audit found 1 missing finding(s) of severity error on node w-1 (kubelet, tcp/10250)."
+      - eval_time: 2h
+        alertname: PortsweepAuditStale
+        exp_alerts: []
+      - eval_time: 4h
+        alertname: PortsweepAuditStale
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: a, job: portsweep-node-audit, vantage_node: cp-1}
+            exp_annotations:
+              summary: "portsweep: no complete audit from cp-1 for 4h 0m 0s"
+              description: "The last audit with a complete scan from a finished 4h 0m 0s ago (every 1h expected). portsweep_audit_errors_total says why."
+      - eval_time: 4h
+        alertname: PortsweepAuditNeverCompleted
+        exp_alerts: []
+"#;

@@ -141,8 +141,8 @@ impl Family {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Inventory file: YAML/TOML, `kubectl get nodes -o json` output or an Ansible INI inventory (repeatable); `kube`: the nodes of the Kubernetes API (a file named kube: ./kube).
+    #[arg(long, value_name = "FILE|kube")]
     pub inventory: Vec<PathBuf>,
     /// Control-plane nodes: addresses, CIDRs, ranges or host names (each address one node; repeatable).
     #[arg(long, value_name = "CIDR")]
@@ -153,9 +153,11 @@ pub struct AuditArgs {
     /// Offline-install registry nodes (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub registry: Vec<String>,
-    /// `kubectl get svc -A -o json` output: the NodePorts really allocated.
-    #[arg(long, value_name = "FILE")]
+    /// `kubectl get svc -A -o json` output: the NodePorts really allocated; `kube`: the Services of the Kubernetes API.
+    #[arg(long, value_name = "FILE|kube")]
     pub services: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Which node addresses to audit: IPv4 (4), IPv6 (6) or every address the inventory gives (all).
     #[arg(long, value_enum, default_value = "all")]
     pub family: Family,
@@ -194,6 +196,12 @@ pub struct AuditArgs {
     /// Audit again at this interval, rewriting the report each time, until stopped.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub every: Option<Duration>,
+    /// With --every: serve Prometheus metrics of the last audit on http://ADDR/metrics (and /healthz).
+    #[arg(long, value_name = "ADDR:PORT", requires = "every", value_parser = parse_listen_addr)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Write the same metrics to this file after every audit, atomically (node_exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub textfile: Option<PathBuf>,
     /// Identify what answers on every open port (read-only, anonymous; README: Service identification), or `off`.
     #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
     pub identify: Switch,
@@ -202,6 +210,27 @@ pub struct AuditArgs {
     pub cert_warn: Duration,
     #[command(flatten)]
     pub identify_tuning: IdentifyTuning,
+}
+
+/// Where the Kubernetes API is, for `--inventory kube` and `--services kube`
+/// (without --kubeconfig: KUBECONFIG, ~/.kube/config, then the pod's service account).
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// A kubeconfig file for `kube` inventories and services.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Longest wait for the Kubernetes API: connecting, and each list request.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub kube_timeout: Duration,
+}
+
+impl KubeArgs {
+    pub fn access(&self) -> portsweep::inventory::kube::KubeAccess {
+        portsweep::inventory::kube::KubeAccess { kubeconfig: self.kubeconfig.clone(), context: self.context.clone(), timeout: self.kube_timeout }
+    }
 }
 
 /// On or off.
@@ -345,7 +374,7 @@ pub enum LabAction {
   portsweep lab bench --format json --output bench.json --require 'portsweep/floor<=1.5' --require 'exact>=1.0'
   portsweep lab bench --from fixtures/bench/scan-small.json --require 'portsweep/nmap<=0.05'")]
     Bench(BenchArgs),
-    /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive (run it in a lab).
+    /// The kernel's floor: one SYN per pair from N threads with sendmmsg, no receive, or with --receive a packet ring that counts replies (run it in a lab).
     #[command(hide = true)]
     Floor(FloorArgs),
     /// Build a scenario's lab, run a command inside its scanner namespace, tear the lab down.
@@ -365,6 +394,8 @@ pub enum LabAction {
 pub enum BenchTool {
     Portsweep,
     Floor,
+    /// The floor plus a receiver that only counts replies (`lab floor --receive`).
+    FloorRx,
     Masscan,
     MasscanRetries,
     Nmap,
@@ -442,6 +473,9 @@ pub struct FloorArgs {
     pub ports: String,
     #[arg(long, default_value_t = 2)]
     pub threads: u8,
+    /// Also receive: the scanner's packet socket, filter and ring, counting replies until they stop.
+    #[arg(long)]
+    pub receive: bool,
 }
 
 /// Packets per second, or `max`.
@@ -475,6 +509,19 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
         return Err(bad());
     }
     Ok(Shard { index: i - 1, count: n })
+}
+
+/// `ADDR:PORT`; an IPv6 address with or without brackets (`[fd00::1]:9468`,
+/// or `fd00::1:9468` as a pod's `$(POD_IP):9468` gives it).
+fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let bad = || format!("{s:?} is not ADDR:PORT (e.g. 0.0.0.0:9468, [::1]:9468)");
+    let (ip, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok(std::net::SocketAddr::new(ip, port))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

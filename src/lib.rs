@@ -9,7 +9,8 @@
 //! merged shards) → `audit` (findings: `plan` × `inventory` × a report) →
 //! `diff` (what changed between two reports) → `output` (where a report goes:
 //! stdout or several files, each in its own format). `words` holds the closed
-//! vocabularies they share.
+//! vocabularies they share. `metrics` turns finished audits into Prometheus
+//! metrics (served over HTTP or written for node_exporter) for `--every`.
 //! `lab` builds test hosts with a known ground truth: network namespaces on
 //! this machine, or a simulated network for tests without privileges.
 //! `bounded`, below them all, reads outside files under size and line
@@ -22,6 +23,7 @@ pub mod identify;
 pub mod inventory;
 pub mod io;
 pub mod lab;
+pub mod metrics;
 pub mod output;
 pub mod plan;
 pub mod render;

@@ -90,7 +90,7 @@ impl Open {
         for _ in 0..sender_count(engine) {
             senders.push(RawSender::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "raw send"))?);
         }
-        let receiver = PacketReceiver::open(engine.interface.as_deref(), 256).map_err(|e| raw_error(e, "packet receive"))?;
+        let receiver = PacketReceiver::open(engine.interface.as_deref()).map_err(|e| raw_error(e, "packet receive"))?;
         Ok(Open { senders, receiver })
     }
 }

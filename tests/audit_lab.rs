@@ -184,3 +184,52 @@ fn one_sweep_writes_json_junit_and_markdown_that_agree() {
     assert_eq!(md, portsweep::audit::render_markdown(&report));
     assert!(md.starts_with("## portsweep audit: 9 findings"), "{md}");
 }
+
+/// `--inventory kube --services kube` in a real audit: the recorded API
+/// (fixtures/kube: the demo cluster's 24 Kubernetes nodes, cp-1..3 dual-stack,
+/// and its Services) listens on loopback inside the scanner's namespace,
+/// where the audit runs; the registry is no Kubernetes node and comes from
+/// --registry. The audit must find exactly what the same audit finds from
+/// the equivalent kubectl JSON files, and the scenario's own findings with
+/// the one the `shop/storefront` Service changes: its NodePort 31000 makes
+/// worker-11's listener expected there, and its absence on the other nodes
+/// (the scenario opens 31000 on worker-11 only) `missing`.
+#[test]
+fn kube_api_audit_finds_what_the_kubectl_files_find() {
+    let _g = lab_lock();
+    let s = scenario("demo");
+    let spec = s.audit.clone().unwrap();
+    let lab = Lab::build(&s).expect("lab builds");
+    const TOKEN: &str = "recorded-service-account-token";
+    let listener = lab.in_scanner(|| std::net::TcpListener::bind("127.0.0.1:0")).unwrap().unwrap();
+    let api = portsweep::lab::kube_api::serve(listener, TOKEN, recorded_api(false)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, api.kubeconfig("lab", TOKEN)).unwrap();
+    let nodes = dir.path().join("nodes.json");
+    std::fs::write(&nodes, kubectl_equivalent("Node", &["nodes-page-1.json", "nodes-page-2.json"])).unwrap();
+    let services = dir.path().join("svc.json");
+    std::fs::write(&services, kubectl_equivalent("Service", &["services.json"])).unwrap();
+    let audit = |source: &[&std::ffi::OsStr], out: &str| -> AuditReport {
+        let out = dir.path().join(out);
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", lab.scanner_ns(), bin(), "audit"]).args(source);
+        cmd.args(["--registry", "198.19.0.2", "--family", "4"]).args(&spec.args).args(["--rate", "max", "--format", "json", "--output"]).arg(&out);
+        let o = cmd.output().expect("runs portsweep audit");
+        assert_eq!(o.status.code(), Some(1), "audit failed: {}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("audit JSON parses")
+    };
+    let from_api = audit(&["--inventory".as_ref(), "kube".as_ref(), "--services".as_ref(), "kube".as_ref(), "--kubeconfig".as_ref(), kubeconfig.as_os_str()], "api.json");
+    assert_eq!(api.requests().len(), 3, "two pages of nodes, one of services: {:?}", api.requests());
+    let from_files = audit(&["--inventory".as_ref(), nodes.as_os_str(), "--services".as_ref(), services.as_os_str()], "files.json");
+    assert_eq!(serde_json::to_value(&from_api.findings).unwrap(), serde_json::to_value(&from_files.findings).unwrap());
+    assert_eq!(serde_json::to_value(&from_api.nodes).unwrap(), serde_json::to_value(&from_files.nodes).unwrap());
+    // The scenario's findings, with 31000 explained by the Service.
+    let mut expected: Vec<String> = spec.findings.iter().filter(|f| *f != "unexpected worker-11 tcp/31000").cloned().collect();
+    let kube_nodes: Vec<String> = (1..=3).map(|i| format!("cp-{i}")).chain((1..=21).map(|i| format!("worker-{i:02}"))).collect();
+    expected.extend(kube_nodes.iter().filter(|n| !["worker-11", "worker-21"].contains(&n.as_str())).map(|n| format!("missing {n} tcp/31000")));
+    expected.sort();
+    assert_eq!(finding_keys(&from_api), expected);
+    let v = verify_audit(&s, &from_api.scan, true);
+    assert!(v.is_exact(), "{}", v.summary(10));
+}

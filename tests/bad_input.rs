@@ -61,6 +61,9 @@ const CASES: &[(&str, i32, &str)] = &[
     ("report scan.json --format junit", 2, "portsweep: --format junit: scan reports are written as table, json, csv or html"),
     ("report scan.json -o scan.md", 2, "portsweep: --output scan.md: .md means markdown; scan reports are written as table, json, csv or html"),
     ("plan --plan badplan.yaml", 2, "portsweep: badplan.yaml:3:11: entries[0].port: port 99999 is out of range (1-65535)"),
+    ("audit --inventory kube --kubeconfig /no/such.yaml --dry-run", 2, "portsweep: no Kubernetes API configuration: --kubeconfig /no/such.yaml: failed to read kubeconfig from '\"/no/such.yaml\"': No such file or directory (os error 2)"),
+    ("audit --worker 198.19.1.1 --metrics-addr 127.0.0.1:9468 --dry-run", 2, "error: the following required arguments were not provided:"),
+    ("audit --worker 198.19.1.1 --every 1h --metrics-addr nope --dry-run", 2, "error: invalid value 'nope' for '--metrics-addr <ADDR:PORT>': \"nope\" is not ADDR:PORT (e.g. 0.0.0.0:9468, [::1]:9468)"),
 ];
 
 /// The files the table's commands read, as the README describes them.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use portsweep::audit::{self, AuditReport};
-use portsweep::inventory::{load_services, Inventory};
+use portsweep::inventory::kube::{KubeApi, KubeError};
+use portsweep::inventory::{load_services, Inventory, InventoryError};
+use portsweep::metrics::AuditMetrics;
 use portsweep::output::{self, first_file};
 use portsweep::resolve::Resolved;
 use portsweep::space::{HostSet, ScanSpace};
@@ -27,32 +29,43 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
         output::check_space(&destinations, super::estimated_report_bytes(256)).map_err(Failure::input)?;
     }
     let stop = stop_flag()?;
+    let metrics = Arc::new(AuditMetrics::new());
+    // Bound before the first audit (a port in use is an error at once),
+    // served after it (see metrics::MetricsListener).
+    let mut listener = match args.metrics_addr.filter(|_| !args.dry_run) {
+        Some(addr) => Some(portsweep::metrics::bind(addr).map_err(|e| Failure::input(anyhow!("--metrics-addr {addr}: {e}")))?),
+        None => None,
+    };
+    let mut _server = None;
     // One set of sockets for every round of `--every`: opened by the first
     // scan, which then gives up every privilege for good.
     let mut sockets = Sockets::dropping_privileges();
-    loop {
+    let mut code = 0;
+    for round in 1u64.. {
         let started = std::time::Instant::now();
-        let (report, plan) = execute(&args, &mut sockets, stop.clone(), std::env::args().collect(), first_file(&destinations))?;
-        sockets.idle();
-        let Some(report) = report else { return Ok(0) };
-        // Every format from the one report of this sweep.
-        super::write_all(&destinations, |f| portsweep::render::audit(&report, &plan, f))?;
-        let s = &report.summary;
-        let severities: Vec<String> = s.findings_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
-        super::closing_line(
-            &format!(
-                "audit of {} nodes ({} up, {} down): {} findings{} in {:.2} s{}",
-                s.nodes,
-                s.nodes_up,
-                s.nodes_down,
-                s.findings,
-                if severities.is_empty() { String::new() } else { format!(" ({})", severities.join(", ")) },
-                report.scan.stats.duration_s,
-                if report.scan.complete { "" } else { " (interrupted)" }
-            ),
-            &destinations,
-        );
-        let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
+        let started_at = std::time::SystemTime::now();
+        match audit_once(&args, &mut sockets, stop.clone(), &destinations) {
+            Ok(None) => return Ok(0),
+            Ok(Some((report, round_code))) => {
+                metrics.record_audit(&report, started_at);
+                code = round_code;
+            }
+            // The first round fails the command (a wrong flag, file or
+            // privilege shows at once); later ones are counted, said and
+            // retried at the next interval, as a DaemonSet must.
+            Err((failure, cause)) if round > 1 && args.every.is_some() => {
+                eprintln!("portsweep: audit round {round} failed ({cause}): {}", crate::message(&failure.error));
+                metrics.record_error(cause);
+            }
+            Err((failure, _)) => return Err(failure),
+        }
+        if let Some(l) = listener.take() {
+            let addr = l.local_addr().map_err(|e| Failure::runtime(anyhow!("--metrics-addr: {e}")))?;
+            _server = Some(l.serve(metrics.clone()).map_err(|e| Failure::runtime(anyhow!("--metrics-addr {addr}: {e}")))?);
+        }
+        if let Some(path) = &args.textfile {
+            portsweep::metrics::write_textfile(path, &metrics.exposition()).map_err(|e| Failure::runtime(anyhow!("--textfile {}: {e}", path.display())))?;
+        }
         // `--every`: audit again until stopped (the DaemonSet's mode).
         let Some(every) = args.every else { return Ok(code) };
         while started.elapsed() < every {
@@ -61,15 +74,86 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
             }
             std::thread::sleep(std::time::Duration::from_millis(200).min(every));
         }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(code);
+        }
+    }
+    Ok(code)
+}
+
+/// One audit: scan, judge, write every output. The report and the exit
+/// code, or `None` for a dry run; a failure with its cause for the
+/// metrics (`kube_api`, `input`, `scan`, `output`).
+fn audit_once(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, destinations: &[output::Destination<portsweep::audit::AuditFormat>]) -> Result<Option<(AuditReport, u8)>, (Failure, &'static str)> {
+    let (report, plan) = execute(args, sockets, stop, std::env::args().collect(), first_file(destinations)).map_err(|f| {
+        let cause = if f.error.downcast_ref::<InventoryError>().is_some_and(|e| matches!(e, InventoryError::Kube(_))) {
+            "kube_api"
+        } else if f.code == 2 {
+            "input"
+        } else {
+            "scan"
+        };
+        (f, cause)
+    })?;
+    sockets.idle();
+    let Some(report) = report else { return Ok(None) };
+    // Every format from the one report of this sweep.
+    super::write_all(destinations, |f| portsweep::render::audit(&report, &plan, f)).map_err(|f| (f, "output"))?;
+    let s = &report.summary;
+    let severities: Vec<String> = s.findings_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    super::closing_line(
+        &format!(
+            "audit of {} nodes ({} up, {} down): {} findings{} in {:.2} s{}",
+            s.nodes,
+            s.nodes_up,
+            s.nodes_down,
+            s.findings,
+            if severities.is_empty() { String::new() } else { format!(" ({})", severities.join(", ")) },
+            report.scan.stats.duration_s,
+            if report.scan.complete { "" } else { " (interrupted)" }
+        ),
+        destinations,
+    );
+    let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
+    Ok(Some((report, code)))
+}
+
+/// `kube` in place of a file: the Kubernetes API (a file named kube is
+/// `./kube`).
+fn is_api(path: &Path) -> bool {
+    path.as_os_str() == "kube"
+}
+
+/// A failure reading the API: its configuration is bad input, the rest
+/// (unreachable, refused, forbidden) a runtime error.
+fn kube_failure(e: InventoryError) -> Failure {
+    match e {
+        InventoryError::Kube(KubeError::Config(_)) => Failure::input(e),
+        InventoryError::Kube(_) => Failure::runtime(e),
+        other => Failure::input(other),
     }
 }
 
-/// The inventory from files and flags, merged, its host names resolved
-/// (with what they resolved to).
-pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
+/// The API client of this round, built once if `--inventory kube` or
+/// `--services kube` asks for it.
+fn kube_api(args: &AuditArgs) -> Result<Option<KubeApi>, Failure> {
+    let wanted = args.inventory.iter().any(|p| is_api(p)) || args.services.as_deref().is_some_and(is_api);
+    if !wanted {
+        return Ok(None);
+    }
+    KubeApi::connect(&args.kube.access()).map(Some).map_err(|e| kube_failure(e.into()))
+}
+
+/// The inventory from files, the API and flags, merged, its host names
+/// resolved (with what they resolved to).
+pub fn inventory(args: &AuditArgs, api: Option<&KubeApi>) -> Result<(Inventory, Resolved), Failure> {
     let mut inv = Inventory::from_cli(&[("control-plane", &args.control_plane[..]), ("worker", &args.worker[..]), ("registry", &args.registry[..])]).map_err(Failure::input)?;
     for path in &args.inventory {
-        inv = inv.merge(Inventory::load(path).map_err(Failure::input)?);
+        let more = match api.filter(|_| is_api(path)) {
+            Some(api) => api.nodes().map_err(kube_failure)?,
+            None => Inventory::load(path).map_err(Failure::input)?,
+        };
+        inv = inv.merge(more);
     }
     if inv.is_empty() {
         return Err(Failure::input(anyhow!("no nodes: give --inventory FILE or --control-plane/--worker/--registry")));
@@ -88,11 +172,14 @@ pub fn inventory(args: &AuditArgs) -> Result<(Inventory, Resolved), Failure> {
 /// (which prints what it would do). A checkpoint goes next to
 /// `checkpoint_near` unless `--checkpoint` says otherwise.
 pub fn execute(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, argv: Vec<String>, checkpoint_near: Option<&Path>) -> Result<(Option<AuditReport>, portsweep::plan::EffectivePlan), Failure> {
-    let (inventory, resolved) = inventory(args)?;
-    let services = match &args.services {
-        Some(path) => load_services(path).map_err(Failure::input)?,
-        None => Vec::new(),
+    let api = kube_api(args)?;
+    let (inventory, resolved) = inventory(args, api.as_ref())?;
+    let services = match (&args.services, &api) {
+        (Some(path), Some(api)) if is_api(path) => api.services().map_err(kube_failure)?,
+        (Some(path), _) => load_services(path).map_err(Failure::input)?,
+        (None, _) => Vec::new(),
     };
+    drop(api);
     let plan = plan::effective(&args.cluster)?;
     let ports = audit::scan_ports(&plan);
     let hosts = HostSet::from_addrs(inventory.nodes.iter().map(|n| n.address));

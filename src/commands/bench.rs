@@ -3,7 +3,11 @@
 //! lab's ground truth; and `portsweep lab floor`, the floor itself.
 //!
 //! The floor is what the kernel can take: one SYN per pair pushed with
-//! `sendmmsg` from two threads, no receive, no bookkeeping. Every tool runs
+//! `sendmmsg` from two threads, no receive, no bookkeeping. The send +
+//! receive floor adds what receiving costs the kernel at the least: the
+//! scanner's own packet socket (its filter and ring) on a thread that only
+//! counts what arrives, so the distance from it to portsweep is the
+//! engine's bookkeeping, not the kernel's work. Every tool runs
 //! in the lab's scanner namespace as a child process; wall time is measured
 //! around it, CPU time and peak RSS come from `/usr/bin/time`. The figures
 //! go into a `BenchRecord` (printed as Markdown or JSON) and are checked
@@ -11,11 +15,12 @@
 //! printing and checking on a saved record without building a lab.
 use std::io::Write as _;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use portsweep::io::raw::RawSender;
+use portsweep::io::raw::{PacketReceiver, RawSender};
 use portsweep::io::{ProbeSink, TxBatch};
 use clap::ValueEnum as _;
 use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, score_report};
@@ -182,11 +187,14 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
         if args.sink { ", sink (everything dropped)" } else { "" },
         args.runs
     );
-    let mut tools: Vec<ToolResult> = Vec::new();
-    for tool in &args.tools {
-        let mut runs = Vec::new();
-        let mut label = "";
-        for i in 0..args.runs {
+    // Round-robin: run i of every tool, then run i + 1. The lab and the
+    // machine drift (a run after six others can be 8 % slower than the same
+    // run first), and a ratio is only as good as the runs it divides being
+    // made under the same conditions.
+    let mut runs: Vec<Vec<RunRecord>> = args.tools.iter().map(|_| Vec::new()).collect();
+    let mut labels = vec![""; args.tools.len()];
+    for i in 0..args.runs {
+        for (k, tool) in args.tools.iter().enumerate() {
             let _ = std::fs::remove_file(&out);
             let (name, cmd): (&str, Vec<String>) = match tool {
                 BenchTool::Portsweep => {
@@ -203,6 +211,12 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     c.extend(targets.iter().cloned());
                     c.extend(s(&["-p", &port_spec]));
                     ("floor (sendmmsg ×2, no receive)", c)
+                }
+                BenchTool::FloorRx => {
+                    let mut c = vec![me_s.clone(), "lab".into(), "floor".into(), "--receive".into()];
+                    c.extend(targets.iter().cloned());
+                    c.extend(s(&["-p", &port_spec]));
+                    ("floor + receive (sendmmsg ×2, ring counts replies)", c)
                 }
                 BenchTool::Masscan | BenchTool::MasscanRetries => {
                     let mut c = s(&["masscan", &targets.join(","), "-p", &port_spec, "--adapter", "psw-s", "--adapter-ip", &netns::SCANNER_ADDR.to_string(), "--router-ip", &netns::TARGET_GATEWAY.to_string(), "-oL", &out_s, "--show", "closed"]);
@@ -243,7 +257,7 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     }
                 }
             };
-            label = name;
+            labels[k] = name;
             let run_lab = match (tool, &twin) {
                 (BenchTool::PortsweepV6 | BenchTool::NmapV6, Some((_, lab6, _))) => lab6,
                 _ => &lab,
@@ -259,7 +273,7 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     }
                     Err(_) => (0, None),
                 },
-                BenchTool::Floor => (pairs, None),
+                BenchTool::Floor | BenchTool::FloorRx => (pairs, None),
                 BenchTool::Masscan | BenchTool::MasscanRetries => {
                     let t = parse_masscan_list(&text);
                     let tries = if *tool == BenchTool::MasscanRetries { 3 } else { 1 };
@@ -293,10 +307,10 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                 unresolved.map(|u| format!(", {u} UDP unresolved")).unwrap_or_default(),
                 if finished { "" } else { " (killed at the timeout)" }
             );
-            runs.push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved });
+            runs[k].push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved });
         }
-        tools.push(ToolResult::new(&tool_key(*tool), label, runs));
     }
+    let tools: Vec<ToolResult> = args.tools.iter().zip(labels).zip(runs).map(|((tool, label), runs)| ToolResult::new(&tool_key(*tool), label, runs)).collect();
     drop(lab);
     drop(twin);
     let info = ScenarioInfo { path: args.scenario.display().to_string(), hosts: hosts.len(), ports: ports.len() as u64, pairs, loss_percent: scenario.loss_percent, sink: args.sink };
@@ -329,7 +343,16 @@ fn machine() -> Machine {
     }
 }
 
-/// `portsweep lab floor`: one SYN per pair from two threads, no receive.
+/// After the senders are done, the send + receive floor stops counting
+/// once no reply came for this long (ten block timeouts of the ring;
+/// portsweep waits at least 20 ms for the last replies too) …
+const FLOOR_QUIET_MS: i32 = 20;
+/// … or this long after the senders are done, whatever still arrives.
+const FLOOR_RECEIVE_LIMIT: Duration = Duration::from_secs(5);
+
+/// `portsweep lab floor`: one SYN per pair from two threads; with
+/// `--receive`, also a thread counting replies on the scanner's packet
+/// socket until they stop (the count goes to stderr).
 pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     let hosts = HostSet::parse(&args.targets, &[]).map_err(Failure::input)?;
     let ports = PortList::parse(&args.ports, Protocol::Tcp).map_err(Failure::input)?;
@@ -343,6 +366,29 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     let perm = Arc::new(Permutation::new(space.len(), 1));
     let cookie = Cookie::new(1, 2);
     let threads = args.threads.max(1) as u64;
+    let sent = Arc::new(AtomicBool::new(false));
+    let receiver = match args.receive {
+        false => None,
+        true => {
+            let socket = PacketReceiver::open(None).map_err(Failure::runtime)?;
+            let sent = sent.clone();
+            Some(std::thread::spawn(move || -> std::io::Result<usize> {
+                let mut replies = 0;
+                let mut done_at: Option<Instant> = None;
+                loop {
+                    let n = socket.count(FLOOR_QUIET_MS)?;
+                    replies += n;
+                    if let Some(at) = done_at {
+                        if n == 0 || at.elapsed() > FLOOR_RECEIVE_LIMIT {
+                            return Ok(replies);
+                        }
+                    } else if sent.load(Relaxed) {
+                        done_at = Some(Instant::now());
+                    }
+                }
+            }))
+        }
+    };
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (space, perm) = (space.clone(), perm.clone());
@@ -372,6 +418,11 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
         .collect();
     for h in handles {
         h.join().map_err(|_| Failure::runtime(anyhow!("floor thread panicked")))?.map_err(Failure::runtime)?;
+    }
+    sent.store(true, Relaxed);
+    if let Some(r) = receiver {
+        let replies = r.join().map_err(|_| Failure::runtime(anyhow!("floor receiver panicked")))?.map_err(Failure::runtime)?;
+        eprintln!("floor: {replies} replies");
     }
     Ok(0)
 }

@@ -77,7 +77,7 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
         None => "as fast as the machine sends (--rate max)".into(),
     };
     format!(
-        "{} hosts × {} ports = {} probes in the first pass{}\nports: {}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes\n",
+        "{} hosts × {} ports = {} probes in the first pass{}\nports: {}\nestimated time: {}\nmemory: result store {} bytes ({:.1} MiB) + send timing {} bytes + receive ring {} bytes ({:.0} MiB)\n",
         space.hosts.len(),
         space.ports.len(),
         probes,
@@ -86,7 +86,9 @@ fn dry_run(space: &ScanSpace, engine: &EngineArgs) -> String {
         time,
         store,
         store as f64 / (1 << 20) as f64,
-        timing
+        timing,
+        portsweep::io::ring::RING_BYTES,
+        portsweep::io::ring::RING_BYTES as f64 / (1 << 20) as f64,
     )
 }
 

@@ -4,7 +4,7 @@
 //!  coordinator ──PassJob──▶ sender threads: permutation → cookie → SYN → pacer → sink (sendmmsg)
 //!       ▲                                                                        │ kernel
 //!       └─────PassDone──────                                                     ▼
-//!  receiver thread: source (recvmmsg) → parse → cookie check → ResultStore (atomic nibbles)
+//!  receiver thread: source (packet ring) → parse → cookie check → ResultStore (atomic nibbles)
 //! ```
 //! Senders share nothing but an atomic chunk counter: each claims 256
 //! consecutive positions of the permuted order, stamps the chunk's send time

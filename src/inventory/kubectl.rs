@@ -1,9 +1,13 @@
-//! `kubectl get nodes -o json` and `kubectl get svc -A -o json`.
+//! Node and Service objects: `kubectl get nodes -o json` and `kubectl get
+//! svc -A -o json` files, and the objects [`super::kube`] lists from the API.
 //!
 //! Reading the cluster's own view avoids a hand-kept node list going stale.
-//! Nodes: the name is `metadata.name`; the addresses are every
-//! `InternalIP` of `status.addresses` (a dual-stack node lists one per
-//! family, and is audited on each); roles come from the labels kubectl's ROLES column
+//! Both sources are read into k8s-openapi's types and turned into nodes and
+//! NodePorts by the same two functions ([`inventory_of`], [`services_of`]),
+//! so a file and the API give identical inventories.
+//! Nodes: the name is `metadata.name`; every `InternalIP` of
+//! `status.addresses` is one node (a dual-stack node has one per family);
+//! roles come from the labels kubectl's ROLES column
 //! reads, `node-role.kubernetes.io/<role>` and `kubernetes.io/role=<role>`
 //! (kubeasz sets the latter). `master` and `etcd` are read as
 //! `control-plane` (as the Ansible `etcd` group is), `node` as `worker`; any
@@ -18,11 +22,14 @@
 
 use super::{too_many_nodes, Inventory, InventoryError, Node, MAX_NODES};
 use crate::plan::Protocol;
+use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
+/// The shape every kubectl output has: a kind, and items for a list.
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))] // no `T: Default` for `items`
 struct Doc<T> {
@@ -32,35 +39,19 @@ struct Doc<T> {
     items: Vec<T>,
 }
 
+/// What is checked of each item before it is read as the API's type: its
+/// kind (a Service among Nodes is a wrong file, said as such) and its name
+/// (required, so a missing one is placed by serde_json).
 #[derive(Deserialize)]
-struct Meta {
+struct ItemHead {
+    #[serde(default)]
+    kind: String,
+    metadata: HeadMeta,
+}
+
+#[derive(Deserialize)]
+struct HeadMeta {
     name: String,
-    #[serde(default)]
-    namespace: String,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct KubeNode {
-    #[serde(default)]
-    kind: String,
-    metadata: Meta,
-    #[serde(default)]
-    status: NodeStatus,
-}
-
-#[derive(Deserialize, Default)]
-struct NodeStatus {
-    #[serde(default)]
-    addresses: Vec<NodeAddress>,
-}
-
-#[derive(Deserialize)]
-struct NodeAddress {
-    #[serde(rename = "type")]
-    kind: String,
-    address: String,
 }
 
 fn json_error(source_name: &str, e: &serde_json::Error) -> InventoryError {
@@ -130,10 +121,11 @@ pub(super) fn node_roles(labels: &BTreeMap<String, String>) -> Vec<String> {
 
 /// Every InternalIP of a node: a dual-stack node has one per family, and
 /// each is audited.
-fn node_addresses(node: &KubeNode) -> Result<Vec<IpAddr>, String> {
-    let name = &node.metadata.name;
+fn node_addresses(node: &k8s::Node) -> Result<Vec<IpAddr>, String> {
+    let name = object_name(&node.metadata);
     let mut out = Vec::new();
-    for a in node.status.addresses.iter().filter(|a| a.kind == "InternalIP").map(|a| a.address.trim()) {
+    let addresses = node.status.as_ref().and_then(|s| s.addresses.as_deref()).unwrap_or_default();
+    for a in addresses.iter().filter(|a| a.type_ == "InternalIP").map(|a| a.address.trim()) {
         match a.parse::<IpAddr>() {
             Ok(ip) => out.push(ip),
             Err(_) => return Err(format!("node \"{name}\": InternalIP \"{a}\" is not an IP address")),
@@ -145,56 +137,75 @@ fn node_addresses(node: &KubeNode) -> Result<Vec<IpAddr>, String> {
     Ok(out)
 }
 
+fn object_name(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or("")
+}
+
+/// The inventory of Node objects, from kubectl output or from the API:
+/// one node per InternalIP, roles from the labels. `line_of` places an
+/// error at the object's name when there is a file to point into.
+pub(super) fn inventory_of(items: &[k8s::Node], source_name: &str, line_of: &dyn Fn(&str) -> Option<usize>) -> Result<Inventory, InventoryError> {
+    if items.len() as u64 > MAX_NODES {
+        return Err(too_many_nodes(source_name, None, items.len() as u64));
+    }
+    let mut nodes = Vec::new();
+    for item in items {
+        let name = object_name(&item.metadata);
+        let addresses = node_addresses(item).map_err(|m| InventoryError::at(source_name, line_of(name), m))?;
+        let roles = node_roles(item.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()));
+        nodes.extend(addresses.into_iter().map(|address| Node { name: name.to_string(), address, roles: roles.clone() }));
+    }
+    Inventory::from_nodes(nodes).non_empty(source_name, "the node list is empty")
+}
+
 /// The objects of kubectl JSON output: one object of kind `single`, or a
-/// `List`/`<single>List` of them.
-fn kubectl_items<T: serde::de::DeserializeOwned>(text: &str, source_name: &str, single: &str, what: &str) -> Result<Vec<T>, InventoryError> {
+/// `List`/`<single>List` of them, each of kind `single` (`hint` follows
+/// the error for an item of another kind), read as the API's own type.
+fn kubectl_items<T: serde::de::DeserializeOwned>(text: &str, source_name: &str, single: &str, what: &str, hint: &dyn Fn(&str) -> &'static str) -> Result<Vec<T>, InventoryError> {
     // The kind alone: the items are skipped, not built.
     let probe: Doc<serde::de::IgnoredAny> =
         serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
     let list = format!("{single}List");
     let kind = probe.kind.as_str();
-    if kind == single {
-        Ok(vec![serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?])
+    let heads: Vec<ItemHead> = if kind == single {
+        vec![serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?]
     } else if kind == "List" || kind == list {
-        let doc: Doc<T> = serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
-        Ok(doc.items)
+        let doc: Doc<ItemHead> = serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
+        if doc.items.len() as u64 > MAX_NODES {
+            return Err(too_many_nodes(source_name, None, doc.items.len() as u64));
+        }
+        doc.items
     } else {
-        Err(InventoryError::at(
+        return Err(InventoryError::at(
             source_name,
             None,
             format!("kind \"{kind}\" is not kubectl {what} output (expected List, {list} or {single})"),
-        ))
+        ));
+    };
+    for (i, head) in heads.iter().enumerate() {
+        if head.kind != single {
+            let name = &head.metadata.name;
+            return Err(InventoryError::at(
+                source_name,
+                name_line(text, name),
+                format!("items[{i}] \"{name}\" is a {}, not a {single}{}", head.kind, hint(&head.kind)),
+            ));
+        }
+    }
+    if kind == single {
+        Ok(vec![serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?])
+    } else {
+        let doc: Doc<T> = serde_json::from_str(text).map_err(|e| json_error(source_name, &e))?;
+        Ok(doc.items)
     }
 }
 
 /// Parses `kubectl get nodes -o json` (a `List`/`NodeList`) or
 /// `kubectl get node NAME -o json` (one `Node`).
 pub(super) fn nodes_from_json(text: &str, source_name: &str) -> Result<Inventory, InventoryError> {
-    let items: Vec<KubeNode> = kubectl_items(text, source_name, "Node", "node")?;
-    if items.len() as u64 > MAX_NODES {
-        return Err(too_many_nodes(source_name, None, items.len() as u64));
-    }
-    let mut nodes = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let name = &item.metadata.name;
-        if item.kind != "Node" {
-            let hint = if item.kind == "Service" {
-                " (Services go to --services)"
-            } else {
-                ""
-            };
-            return Err(InventoryError::at(
-                source_name,
-                name_line(text, name),
-                format!("items[{i}] \"{name}\" is a {}, not a Node{hint}", item.kind),
-            ));
-        }
-        let addresses = node_addresses(item)
-            .map_err(|m| InventoryError::at(source_name, name_line(text, name), m))?;
-        let roles = node_roles(&item.metadata.labels);
-        nodes.extend(addresses.into_iter().map(|address| Node { name: name.clone(), address, roles: roles.clone() }));
-    }
-    Inventory::from_nodes(nodes).non_empty(source_name, "the node list is empty")
+    let hint = |kind: &str| if kind == "Service" { " (Services go to --services)" } else { "" };
+    let items: Vec<k8s::Node> = kubectl_items(text, source_name, "Node", "node", &hint)?;
+    inventory_of(&items, source_name, &|name| name_line(text, name))
 }
 
 /// A port that kube-proxy opens on every node for a Service, on the
@@ -228,33 +239,6 @@ impl Families {
     }
 }
 
-#[derive(Deserialize)]
-struct KubeService {
-    #[serde(default)]
-    kind: String,
-    metadata: Meta,
-    #[serde(default)]
-    spec: ServiceSpec,
-}
-
-#[derive(Deserialize, Default)]
-struct ServiceSpec {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    ports: Vec<ServicePort>,
-    #[serde(rename = "ipFamilies", default)]
-    ip_families: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct ServicePort {
-    #[serde(default)]
-    protocol: Option<String>,
-    #[serde(rename = "nodePort", default)]
-    node_port: Option<u16>,
-}
-
 /// Reads `kubectl get svc -A -o json` output from a file.
 pub fn load_services(path: impl AsRef<Path>) -> Result<Vec<NodePortService>, InventoryError> {
     let path = path.as_ref();
@@ -269,21 +253,24 @@ pub fn parse_services(
     text: &str,
     source_name: &str,
 ) -> Result<Vec<NodePortService>, InventoryError> {
-    let items: Vec<KubeService> = kubectl_items(text, source_name, "Service", "service")?;
+    let items: Vec<k8s::Service> = kubectl_items(text, source_name, "Service", "service", &|_| "")?;
+    services_of(&items, source_name, &|name| name_line(text, name))
+}
+
+/// Every NodePort of Service objects, from kubectl output or from the API,
+/// sorted by port, protocol, namespace, name. `line_of` places an error at
+/// the object's name when there is a file to point into.
+pub(super) fn services_of(items: &[k8s::Service], source_name: &str, line_of: &dyn Fn(&str) -> Option<usize>) -> Result<Vec<NodePortService>, InventoryError> {
     let mut out = Vec::new();
-    for (i, svc) in items.iter().enumerate() {
-        let name = &svc.metadata.name;
-        if svc.kind != "Service" {
-            return Err(InventoryError::at(
-                source_name,
-                name_line(text, name),
-                format!("items[{i}] \"{name}\" is a {}, not a Service", svc.kind),
-            ));
-        }
-        if svc.spec.kind != "NodePort" && svc.spec.kind != "LoadBalancer" {
+    for svc in items {
+        let name = object_name(&svc.metadata);
+        let namespace = svc.metadata.namespace.as_deref().unwrap_or("");
+        let bad = |message: String| InventoryError::at(source_name, line_of(name), format!("service \"{namespace}/{name}\": {message}"));
+        let Some(spec) = &svc.spec else { continue };
+        if !matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer")) {
             continue;
         }
-        let families = match &svc.spec.ip_families[..] {
+        let families = match spec.ip_families.as_deref().unwrap_or_default() {
             [] => Families::ALL,
             given => {
                 let mut f = Families { ipv4: false, ipv6: false };
@@ -291,43 +278,31 @@ pub fn parse_services(
                     match family.as_str() {
                         "IPv4" => f.ipv4 = true,
                         "IPv6" => f.ipv6 = true,
-                        other => {
-                            return Err(InventoryError::at(
-                                source_name,
-                                name_line(text, name),
-                                format!("service \"{}/{name}\": unknown ipFamilies entry \"{other}\" (expected IPv4 or IPv6)", svc.metadata.namespace),
-                            ))
-                        }
+                        other => return Err(bad(format!("unknown ipFamilies entry \"{other}\" (expected IPv4 or IPv6)"))),
                     }
                 }
                 f
             }
         };
-        for p in &svc.spec.ports {
+        for p in spec.ports.as_deref().unwrap_or_default() {
             // A LoadBalancer with allocateLoadBalancerNodePorts=false has none.
-            let Some(port) = p.node_port.filter(|&n| n > 0) else {
+            let Some(port) = p.node_port.filter(|&n| n != 0) else {
                 continue;
+            };
+            let Some(port) = u16::try_from(port).ok().filter(|&n| n > 0) else {
+                return Err(bad(format!("nodePort {port} is not a port number (1-65535)")));
             };
             let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
                 "TCP" => Protocol::Tcp,
                 "UDP" => Protocol::Udp,
                 "SCTP" => continue,
-                other => {
-                    return Err(InventoryError::at(
-                        source_name,
-                        name_line(text, name),
-                        format!(
-                            "service \"{}/{name}\": unknown protocol \"{other}\" (expected TCP, UDP or SCTP)",
-                            svc.metadata.namespace
-                        ),
-                    ))
-                }
+                other => return Err(bad(format!("unknown protocol \"{other}\" (expected TCP, UDP or SCTP)"))),
             };
             out.push(NodePortService {
                 port,
                 protocol,
-                namespace: svc.metadata.namespace.clone(),
-                name: name.clone(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
                 families,
             });
         }

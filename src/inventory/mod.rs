@@ -13,7 +13,8 @@
 //! * CLI flag values ([`Inventory::from_cli`]): `--control-plane CIDR…`;
 //! * `kubectl get nodes -o json` ([`kubectl`]);
 //! * an Ansible INI inventory of kubeasz or kubespray ([`ansible`]);
-//! * and, for NodePorts, `kubectl get svc -A -o json` ([`parse_services`]).
+//! * and, for NodePorts, `kubectl get svc -A -o json` ([`parse_services`]);
+//! * the Kubernetes API itself, nodes and Services ([`kube`]).
 //!
 //! Nodes may be given by host name wherever an address goes (a `nodes:`
 //! address, a `roles:` value, `ansible_host=`, an Ansible host named by its
@@ -37,6 +38,7 @@
 
 pub mod ansible;
 mod file;
+pub mod kube;
 pub mod kubectl;
 
 pub use kubectl::{load_services, parse_services, Families, NodePortService};
@@ -157,6 +159,9 @@ pub enum InventoryError {
     Unresolved { origin: String, host: String },
     #[error(transparent)]
     Bounded(crate::bounded::BoundedError),
+    /// The Kubernetes API could not be read ([`kube`]).
+    #[error(transparent)]
+    Kube(#[from] kube::KubeError),
 }
 
 /// The error for an inventory naming more than [`MAX_NODES`] addresses.

@@ -422,7 +422,7 @@ fn service_errors() {
 }"#;
     assert_eq!(
         parse_services(text, "svc.json").unwrap_err().to_string(),
-        "svc.json:9:44: invalid value: integer `70000`, expected u16"
+        "svc.json:7: service \"default/web\": nodePort 70000 is not a port number (1-65535)"
     );
     let text = text
         .replace("70000", "30080")

@@ -6,6 +6,7 @@
 //! one syscall per batch and allocates nothing.
 pub mod privilege;
 pub mod raw;
+pub mod ring;
 pub mod route;
 
 use std::io;

@@ -11,8 +11,9 @@
 //! `AF_PACKET`/`SOCK_DGRAM` socket bound to every protocol (IP packets of
 //! both families from every interface, link header stripped) behind a
 //! classic BPF filter that passes only TCP and UDP to our source-port
-//! range and destination-unreachable errors (ICMP and ICMPv6), read with
-//! `recvmmsg`. Outgoing packets are
+//! range and destination-unreachable errors (ICMP and ICMPv6), read from a
+//! `TPACKET_V3` ring shared with the kernel (`super::ring`: one wakeup per
+//! block of replies, no copy syscall). Outgoing packets are
 //! ignored (`PACKET_IGNORE_OUTGOING`), so our own SYNs and the kernel's RSTs
 //! never reach user space.
 //!
@@ -24,8 +25,10 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::ring::RxRing;
 use super::{ProbeSink, ReplySource, RxBatch, TxBatch, RX_SLOT};
 use crate::wire::SPORT_BASE;
 
@@ -41,7 +44,7 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+pub(super) fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
     // SAFETY: `value` points to a live T of the size we pass.
     check(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, value as *const T as *const libc::c_void, size_of::<T>() as libc::socklen_t) }).map(|_| ())
 }
@@ -250,16 +253,12 @@ impl ProbeSink for RawSender {
     }
 }
 
-/// Receives IP packets on an `AF_PACKET` socket with `recvmmsg`.
+/// Receives IP packets on an `AF_PACKET` socket through its receive ring.
 pub struct PacketReceiver {
     fd: OwnedFd,
-    iovs: Vec<libc::iovec>,
-    msgs: Vec<libc::mmsghdr>,
+    ring: Arc<RxRing>,
     dropped: u64,
 }
-
-// SAFETY: as for RawSender; pointers are rebuilt per call.
-unsafe impl Send for PacketReceiver {}
 
 /// Classic BPF: accept TCP and UDP to ports >= SPORT_BASE and
 /// destination-unreachable errors (ICMP type 3, ICMPv6 type 1), of either
@@ -326,9 +325,8 @@ pub fn reply_filter() -> Vec<libc::sock_filter> {
         .collect()
 }
 
-/// Packets a resumed receiver discards at most: more than its 32 MiB
-/// receive buffer holds (every queued packet costs over 256 bytes of it).
-const DRAIN_LIMIT: usize = 1 << 17;
+/// How long `recv` waits for a block when none is ready.
+const RECV_WAIT_MS: libc::c_int = 20;
 
 /// Attaches (or replaces, atomically) the socket's classic BPF filter.
 fn attach(fd: &OwnedFd, prog: &[libc::sock_filter]) -> io::Result<()> {
@@ -337,9 +335,9 @@ fn attach(fd: &OwnedFd, prog: &[libc::sock_filter]) -> io::Result<()> {
 }
 
 impl PacketReceiver {
-    pub fn open(interface: Option<&str>, capacity: usize) -> io::Result<PacketReceiver> {
-        // Protocol 0 receives nothing until bound: attach the filter first so
-        // no unfiltered packet is ever queued.
+    pub fn open(interface: Option<&str>) -> io::Result<PacketReceiver> {
+        // Protocol 0 receives nothing until bound: attach the filter and
+        // the ring first so no unfiltered packet is ever queued.
         let fd = socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0)?;
         attach(&fd, &reply_filter())?;
         let one: libc::c_int = 1;
@@ -347,12 +345,7 @@ impl PacketReceiver {
         // SYNs (their destination ports are the target's, below SPORT_BASE
         // for most) and validation drops the rest.
         let _ = setsockopt(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &one);
-        let size: libc::c_int = 32 << 20;
-        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
-            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size)?;
-        }
-        let timeout = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeout)?;
+        let ring = RxRing::attach(&fd)?;
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -364,50 +357,67 @@ impl PacketReceiver {
         };
         // SAFETY: pointer and length describe `sll`.
         check(unsafe { libc::bind(fd.as_raw_fd(), &sll as *const libc::sockaddr_ll as *const libc::sockaddr, size_of::<libc::sockaddr_ll>() as libc::socklen_t) })?;
-        let mut r = PacketReceiver::on(fd, capacity);
+        let mut r = PacketReceiver { fd, ring: Arc::new(ring), dropped: 0 };
         r.read_stats();
         Ok(r)
     }
 
-    fn on(fd: OwnedFd, capacity: usize) -> PacketReceiver {
-        let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
-        // SAFETY: all-zero is a valid mmsghdr.
-        let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        PacketReceiver { fd, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], dropped: 0 }
-    }
-
-    /// Another receiver on the same socket (see [`RawSender::try_clone`]);
-    /// its drop count starts at zero.
+    /// Another receiver on the same socket and ring (see
+    /// [`RawSender::try_clone`]); its drop count starts at zero. Receivers
+    /// of one socket take turns (one per scan): they share the ring's
+    /// read position.
     pub fn try_clone(&self) -> io::Result<PacketReceiver> {
-        Ok(PacketReceiver::on(self.fd.try_clone()?, self.msgs.len()))
+        Ok(PacketReceiver { fd: self.fd.try_clone()?, ring: self.ring.clone(), dropped: 0 })
     }
 
     /// Between scans of a long-running process (`audit --every`): queue
-    /// nothing, so an idle socket holds no kernel memory and counts no
-    /// drops (a filter that accepts nothing replaces the reply filter).
+    /// nothing, so an idle socket counts no drops and its ring stays as
+    /// it was (a filter that accepts nothing replaces the reply filter).
     pub fn pause(&self) -> io::Result<()> {
         attach(&self.fd, &[libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0 }])
     }
 
-    /// Before a scan: the reply filter again, the queue emptied of what
+    /// Before a scan: the reply filter again, the ring emptied of what
     /// arrived before (it answers no probe of this scan) and the kernel's
-    /// drop counter zeroed. Bounded: at most `DRAIN_LIMIT` packets are read.
+    /// drop counter zeroed. Bounded: one turn of the ring.
     pub fn resume(&mut self) -> io::Result<()> {
         attach(&self.fd, &reply_filter())?;
-        let mut batch = RxBatch::new(self.msgs.len().max(1));
-        for _ in 0..DRAIN_LIMIT.div_ceil(batch.capacity()) {
-            if self.recv_flags(&mut batch, libc::MSG_DONTWAIT)? == 0 {
-                break;
-            }
-        }
+        self.ring.discard();
         self.read_stats();
         self.dropped = 0;
         Ok(())
     }
 
+    /// Waits up to `ms` for the kernel to hand a block over (it does when
+    /// one is full or its timeout passed); false when none came.
+    fn wait(&self, ms: libc::c_int) -> io::Result<bool> {
+        if self.ring.ready() {
+            return Ok(true);
+        }
+        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            let err = io::Error::last_os_error();
+            return if err.raw_os_error() == Some(libc::EINTR) { Ok(false) } else { Err(err) };
+        }
+        Ok(self.ring.ready())
+    }
+
+    /// Counts the frames that arrive, reading nothing of them, waiting up
+    /// to `ms` for the first: the kernel's cost of receiving alone, for the
+    /// send + receive floor (`portsweep lab floor --receive`).
+    pub fn count(&self, ms: libc::c_int) -> io::Result<usize> {
+        if !self.wait(ms)? {
+            return Ok(0);
+        }
+        Ok(self.ring.read(usize::MAX, |_| {}))
+    }
+
     /// Adds the kernel's drop counter (which resets on read) to ours.
     fn read_stats(&mut self) {
-        // SAFETY: tpacket_stats is two u32s; len matches.
+        // SAFETY: tpacket_stats is two u32s, the start of the kernel's
+        // tpacket_stats_v3; it copies no more than len.
         let mut st: libc::tpacket_stats = unsafe { zeroed() };
         let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
         let r = unsafe { libc::getsockopt(self.fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_STATISTICS, &mut st as *mut _ as *mut libc::c_void, &mut len) };
@@ -419,46 +429,20 @@ impl PacketReceiver {
 
 impl ReplySource for PacketReceiver {
     fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
-        self.recv_flags(batch, libc::MSG_WAITFORONE).map(|_| ())
+        batch.set_len(0);
+        if self.wait(RECV_WAIT_MS)? {
+            let room = batch.capacity();
+            // The filter keeps at most RX_SLOT bytes; `push` copies no more.
+            self.ring.read(room, |frame| {
+                batch.push(frame);
+            });
+        }
+        Ok(())
     }
 
     fn dropped(&mut self) -> u64 {
         self.read_stats();
         self.dropped
-    }
-}
-
-impl PacketReceiver {
-    /// One `recvmmsg` into `batch`; returns the packets read.
-    fn recv_flags(&mut self, batch: &mut RxBatch, flags: libc::c_int) -> io::Result<usize> {
-        let (slots, lens) = batch.slots_mut();
-        let n = slots.len().min(self.msgs.len());
-        for ((slot, iov), msg) in slots.iter_mut().zip(self.iovs.iter_mut()).zip(self.msgs.iter_mut()).take(n) {
-            *iov = libc::iovec { iov_base: slot.as_mut_ptr() as *mut libc::c_void, iov_len: RX_SLOT };
-            msg.msg_hdr.msg_name = std::ptr::null_mut();
-            msg.msg_hdr.msg_namelen = 0;
-            msg.msg_hdr.msg_iov = iov;
-            msg.msg_hdr.msg_iovlen = 1;
-            msg.msg_len = 0;
-        }
-        // SAFETY: msgs point into `batch`'s slots, alive for the call.
-        let r = unsafe { libc::recvmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr(), n as libc::c_uint, flags, std::ptr::null_mut()) };
-        if r < 0 {
-            let err = io::Error::last_os_error();
-            return match err.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::EINTR) => {
-                    batch.set_len(0);
-                    Ok(0)
-                }
-                _ => Err(err),
-            };
-        }
-        let got = r as usize;
-        for (len, msg) in lens.iter_mut().zip(&self.msgs).take(got) {
-            *len = (msg.msg_len as usize).min(RX_SLOT) as u16;
-        }
-        batch.set_len(got);
-        Ok(got)
     }
 }
 

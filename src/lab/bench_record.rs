@@ -156,6 +156,7 @@ impl ToolResult {
 fn peer_phrase(tool: &str) -> &str {
     match tool {
         "floor" => "the send-only floor",
+        "floor-rx" => "the send + receive floor",
         "masscan-retries" => "masscan --retries 2",
         "nmap" => "nmap -sS",
         "nmap-udp" => "nmap -sU",
@@ -209,7 +210,7 @@ impl BenchRecord {
             self.command
         );
         text += &format!(
-            "| tool | wall s (median; min–max of {runs}) | probes/s | exact % | open recall % | UDP unresolved | CPU s | CPU s per M probes | peak RSS MiB | × floor |\n|---|---|---|---|---|---|---|---|---|---|\n"
+            "| tool | wall s (median; min–max of {runs}) | probes/s | exact % | open recall % | UDP unresolved | CPU s | CPU s per M probes | peak RSS MiB | × floor | × floor-rx |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
         );
         let range = |v: Option<(f64, f64)>| match v {
             None => "—".to_string(),
@@ -224,9 +225,10 @@ impl BenchRecord {
                 Some((a, b)) => format!("{a}–{b}"),
                 None => "—".into(),
             };
-            let floor = if t.tool == "floor" { Some(1.0) } else { t.ratio_to.get("floor").copied() };
+            let ratio = |peer: &str| if t.tool == peer { Some(1.0) } else { t.ratio_to.get(peer).copied() };
+            let cell = |r: Option<f64>| r.map(|f| format!("{f:.2}")).unwrap_or_else(|| "—".into());
             text += &format!(
-                "| {} | {:.2} ({:.2}–{:.2}) | {:.0} | {} | {} | {unresolved} | {:.2} | {:.2} | {:.1} | {} |\n",
+                "| {} | {:.2} ({:.2}–{:.2}) | {:.0} | {} | {} | {unresolved} | {:.2} | {:.2} | {:.1} | {} | {} |\n",
                 t.label,
                 s.wall_s,
                 s.wall_min_s,
@@ -237,7 +239,8 @@ impl BenchRecord {
                 s.cpu_s,
                 s.cpu_s_per_million_probes,
                 s.peak_rss_mib,
-                floor.map(|f| format!("{f:.2}")).unwrap_or_else(|| "—".into()),
+                cell(ratio("floor")),
+                cell(ratio("floor-rx")),
             );
         }
         // The headline is the ratios (they hold across machines); the

@@ -19,7 +19,7 @@ use std::fmt;
 use super::bench_record::BenchRecord;
 
 /// The `--tools` names a gate may name.
-pub const TOOLS: [&str; 6] = ["portsweep", "floor", "masscan", "masscan-retries", "nmap", "nmap-udp"];
+pub const TOOLS: [&str; 7] = ["portsweep", "floor", "floor-rx", "masscan", "masscan-retries", "nmap", "nmap-udp"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn bad_expressions_are_named_with_the_reason() {
         let err = |t: &str| Gate::parse(t).unwrap_err().to_string();
-        assert_eq!(err("portsweep/flor<=1.5"), "bad gate \"portsweep/flor<=1.5\": unknown tool \"flor\" (tools: portsweep, floor, masscan, masscan-retries, nmap, nmap-udp)");
+        assert_eq!(err("portsweep/flor<=1.5"), "bad gate \"portsweep/flor<=1.5\": unknown tool \"flor\" (tools: portsweep, floor, floor-rx, masscan, masscan-retries, nmap, nmap-udp)");
         assert_eq!(err("portsweep/floor=1.5"), "bad gate \"portsweep/floor=1.5\": no comparison (one of <=, >=, <, >), e.g. portsweep/floor<=1.5");
         assert_eq!(err("exact>=one"), "bad gate \"exact>=one\": \"one\" is not a non-negative number");
         assert_eq!(err("exact>=-1"), "bad gate \"exact>=-1\": \"-1\" is not a non-negative number");

@@ -14,7 +14,8 @@
 //! simulation and the flood know what reaches the engine.
 //! `bench` scores other scanners' output, `bench_record` holds a benchmark
 //! run (JSON and Markdown) and `gates` checks one against limits or a
-//! saved baseline.
+//! saved baseline. `kube_api` replays recorded Kubernetes API list
+//! responses (no apiserver can be installed here).
 pub mod bench;
 pub mod bench_record;
 pub mod bpf;
@@ -22,6 +23,7 @@ pub mod daemons;
 pub mod etc;
 pub mod flood;
 pub mod gates;
+pub mod kube_api;
 pub mod netns;
 pub mod replay;
 pub mod responder;

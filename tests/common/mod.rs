@@ -59,3 +59,37 @@ pub fn assert_exact(s: &Scenario, report: &ScanReport) {
     let v = verify(s, report, true);
     assert!(v.is_exact(), "{}", v.summary(20));
 }
+
+/// The recorded API answers of fixtures/kube: nodes in two pages (the
+/// second asked with the first's continue token), services in one, or a
+/// 403 for services when `forbid_services`.
+pub fn recorded_api(forbid_services: bool) -> Vec<portsweep::lab::kube_api::Recorded> {
+    use portsweep::lab::kube_api::Recorded;
+    let read = |name: &str| std::fs::read_to_string(fixture(&format!("kube/{name}"))).unwrap();
+    let page1 = read("nodes-page-1.json");
+    let token: serde_json::Value = serde_json::from_str(&page1).unwrap();
+    let token = token["metadata"]["continue"].as_str().unwrap().to_string();
+    let services = if forbid_services { Recorded::new("/api/v1/services?limit=500", 403, read("forbidden-services.json")) } else { Recorded::new("/api/v1/services?limit=500", 200, read("services.json")) };
+    vec![
+        Recorded::new("/api/v1/nodes?limit=500", 200, page1),
+        Recorded::new(format!("/api/v1/nodes?limit=500&continue={token}"), 200, read("nodes-page-2.json")),
+        services,
+    ]
+}
+
+/// What `kubectl get nodes -o json` / `kubectl get svc -A -o json` prints
+/// for the recorded pages: one `List` of their items, each with its kind
+/// (the API leaves it out of list items; kubectl puts it back).
+pub fn kubectl_equivalent(kind: &str, pages: &[&str]) -> String {
+    let mut items = Vec::new();
+    for page in pages {
+        let text = std::fs::read_to_string(fixture(&format!("kube/{page}"))).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for mut item in doc["items"].as_array().unwrap().clone() {
+            item["apiVersion"] = "v1".into();
+            item["kind"] = kind.into();
+            items.push(item);
+        }
+    }
+    serde_json::to_string_pretty(&serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})).unwrap()
+}

@@ -1,0 +1,207 @@
+//! Metrics of `portsweep audit --every` with real parts (Debian's
+//! prometheus package): `promtool check metrics` on the exposition and the
+//! textfile, and a real Prometheus scraping a running audit of the demo lab,
+//! its `portsweep_findings` series read back through Prometheus's HTTP API
+//! and compared, node by node and kind by kind, with the audit's JSON report
+//! and with the scenario's own findings. Both processes run inside the
+//! lab's scanner namespace, on its loopback; the test talks to them from a
+//! thread in that namespace. Needs root, nftables and prometheus.
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use portsweep::audit::AuditReport;
+use portsweep::lab::verify::finding_keys;
+use portsweep::lab::Lab;
+
+const METRICS: &str = "127.0.0.1:19468";
+const PROMETHEUS: &str = "127.0.0.1:19090";
+
+/// A process started by the test, stopped (SIGTERM, then SIGKILL after 10 s)
+/// by its pid when dropped.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: kill on the pid of our own child, not yet reaped.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_in(lab: &Lab, args: &[&std::ffi::OsStr], log: &Path) -> Stopped {
+    let log = std::fs::File::create(log).unwrap();
+    let child = Command::new("ip")
+        .args(["netns", "exec", lab.scanner_ns()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starts");
+    Stopped(child)
+}
+
+/// `GET path` on `addr` from inside the scanner namespace: status and body.
+fn get(lab: &Lab, addr: &str, path: &str) -> Option<(u16, String)> {
+    lab.in_scanner(|| -> std::io::Result<(u16, String)> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        Ok((status, body.to_string()))
+    })
+    .ok()?
+    .ok()
+}
+
+/// The vector a Prometheus instant query returns: labels and value.
+fn query(lab: &Lab, q: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    let Some((200, body)) = get(lab, PROMETHEUS, &format!("/api/v1/query?query={q}")) else { return Vec::new() };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["data"]["result"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|s| {
+                    let labels = s["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+                    (labels, s["value"][1].as_str().unwrap().parse().unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn promtool_check_metrics(text: &str) {
+    let mut p = Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("promtool (Debian package prometheus)");
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "promtool check metrics: {}{}\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The alert rules of deploy/kubernetes/monitoring.yaml (the
+/// PrometheusRule's spec) as a Prometheus rules file.
+fn rules_file(dir: &Path) -> std::path::PathBuf {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/monitoring.yaml")).unwrap();
+    let rule = serde_yaml_ng::Deserializer::from_str(&text).map(|d| serde_yaml_ng::Value::deserialize(d).unwrap()).find(|d| d["kind"].as_str() == Some("PrometheusRule")).expect("a PrometheusRule");
+    let path = dir.join("rules.yaml");
+    std::fs::write(&path, serde_yaml_ng::to_string(&rule["spec"]).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn prometheus_scrapes_the_findings_of_a_running_audit() {
+    let _g = lab_lock();
+    let s = scenario("demo");
+    let spec = s.audit.clone().unwrap();
+    let lab = Lab::build(&s).expect("lab builds");
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("audit.json");
+    let textfile = dir.path().join("portsweep.prom");
+    let mut audit: Vec<std::ffi::OsString> = vec![bin().into(), "audit".into(), "--inventory".into(), spec.inventory.clone().into_os_string()];
+    audit.extend(spec.args.iter().map(Into::into));
+    audit.extend(["--rate", "max", "--every", "10s", "--metrics-addr", METRICS, "--textfile"].map(Into::into));
+    audit.push(textfile.clone().into_os_string());
+    audit.extend(["--format", "json", "--output"].map(Into::into));
+    audit.push(report_path.clone().into_os_string());
+    let audit: Vec<&std::ffi::OsStr> = audit.iter().map(|a| a.as_os_str()).collect();
+    let _audit = start_in(&lab, &audit, &dir.path().join("audit.log"));
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\nscrape_configs:\n  - job_name: portsweep-node-audit\n    static_configs:\n      - targets: ['{METRICS}']\n", rules_file(dir.path()).display())).unwrap();
+    let data = dir.path().join("data");
+    let prom_args: Vec<std::ffi::OsString> = vec![
+        "prometheus".into(),
+        format!("--config.file={}", config.display()).into(),
+        format!("--storage.tsdb.path={}", data.display()).into(),
+        format!("--web.listen-address={PROMETHEUS}").into(),
+    ];
+    let prom_args: Vec<&std::ffi::OsStr> = prom_args.iter().map(|a| a.as_os_str()).collect();
+    let _prometheus = start_in(&lab, &prom_args, &dir.path().join("prometheus.log"));
+
+    // Until Prometheus holds the first audit's series (bounded).
+    let until = Instant::now() + Duration::from_secs(90);
+    let series = loop {
+        let series = query(&lab, "portsweep_findings");
+        if !series.is_empty() && report_path.exists() {
+            break series;
+        }
+        assert!(Instant::now() < until, "no portsweep_findings in Prometheus after 90 s; audit log: {}\nprometheus log: {}", std::fs::read_to_string(dir.path().join("audit.log")).unwrap_or_default(), std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let report: AuditReport = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    // The report is the scenario's truth…
+    assert_eq!(finding_keys(&report), spec.findings);
+    // …and Prometheus holds it, node by node and kind by kind.
+    let mut from_prometheus: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for (labels, value) in &series {
+        assert_eq!(labels["job"], "portsweep-node-audit");
+        *from_prometheus.entry((labels["node"].clone(), labels["kind"].clone())).or_default() += value;
+    }
+    let mut from_report: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for f in &report.findings {
+        *from_report.entry((f.node.clone(), f.kind.to_string())).or_default() += 1.0;
+    }
+    assert_eq!(from_prometheus, from_report);
+    // Every series names its port as the finding does.
+    // (Prometheus drops empty labels: an unreachable node has no port.)
+    let mut ports: Vec<String> = series.iter().map(|(l, _)| match (l.get("protocol"), l.get("port")) {
+        (Some(p), Some(n)) => format!("{} {} {p}/{n}", l["kind"], l["node"]),
+        _ => format!("{} {}", l["kind"], l["node"]),
+    }).collect();
+    ports.sort();
+    assert_eq!(ports, spec.findings);
+    let audits = query(&lab, "portsweep_audits_total");
+    assert!(audits.len() == 1 && audits[0].1 >= 1.0, "{audits:?}");
+    let complete = query(&lab, "portsweep_audit_last_complete");
+    assert_eq!(complete.iter().map(|s| s.1).collect::<Vec<_>>(), [1.0]);
+    let probes = query(&lab, "portsweep_audit_last_probes");
+    assert_eq!(probes.len(), 1);
+    assert!(probes[0].1 >= report.scan.stats.probes_sent.min(1) as f64);
+
+    // The exposition and the textfile pass promtool's checks.
+    let (status, body) = get(&lab, METRICS, "/metrics").expect("metrics answer");
+    assert_eq!(status, 200);
+    promtool_check_metrics(&body);
+    let text = std::fs::read_to_string(&textfile).unwrap();
+    promtool_check_metrics(&text);
+    let findings_of = |t: &str| {
+        let mut lines: Vec<String> = t.lines().filter(|l| l.starts_with("portsweep_findings{")).map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(findings_of(&text), findings_of(&body));
+    assert_eq!(get(&lab, METRICS, "/healthz"), Some((200, "ok\n".to_string())));
+    assert_eq!(get(&lab, METRICS, "/nope").map(|r| r.0), Some(404));
+
+    // The alert rules evaluate on these series: every error finding's
+    // series is a pending PortsweepErrorFinding (it waits 15 minutes).
+    let until = Instant::now() + Duration::from_secs(30);
+    let want = series.iter().filter(|(l, _)| l["severity"] == "error").count();
+    loop {
+        let pending = query(&lab, "ALERTS%7Balertname%3D%22PortsweepErrorFinding%22%7D");
+        if pending.len() == want {
+            assert!(pending.iter().all(|(l, _)| l["alertstate"] == "pending"), "{pending:?}");
+            break;
+        }
+        assert!(Instant::now() < until, "{} PortsweepErrorFinding alerts, {want} expected: {pending:?}", pending.len());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(query(&lab, "ALERTS%7Balertname%3D%22PortsweepCriticalFinding%22%7D").is_empty(), "the demo has no critical finding");
+}

@@ -476,6 +476,9 @@ pub struct FloorArgs {
     /// Also receive: the scanner's packet socket, filter and ring, counting replies until they stop.
     #[arg(long)]
     pub receive: bool,
+    /// With --receive: also write the counts as JSON ({"replies":N,"rx_dropped":D}) to this file.
+    #[arg(long, requires = "receive")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// Packets per second, or `max`.

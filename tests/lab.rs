@@ -415,3 +415,45 @@ fn udp_265_behind_one_bucket_for_everything_is_honest() {
     assert!(h.unresolved_wrong <= report.stats.udp_unresolved);
     assert!(report.stats.icmp_wait_hint_s.is_some(), "{:?}", report.stats);
 }
+
+/// A socket error is the receiver's error, not an endless run of empty
+/// batches: the packet socket bound to an interface that goes down gets
+/// `ENETDOWN`, and `recv` returns it (as `recvmmsg` did before the ring).
+/// Runs in a network namespace of its own, unshared by one thread (gone
+/// with it): nothing but its loopback is touched.
+#[test]
+fn receiver_reports_enetdown_when_its_interface_goes_down() {
+    use portsweep::io::raw::PacketReceiver;
+    use portsweep::io::{ReplySource, RxBatch};
+    let outcome = std::thread::spawn(|| -> Result<Vec<String>, String> {
+        // SAFETY: unshare affects this thread only; it owns the namespace.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(format!("unshare: {}", std::io::Error::last_os_error()));
+        }
+        let ip = |state: &str| {
+            let st = Command::new("ip").args(["link", "set", "lo", state]).status().map_err(|e| e.to_string())?;
+            if st.success() { Ok(()) } else { Err(format!("ip link set lo {state}: {st}")) }
+        };
+        ip("up")?;
+        let mut rx = PacketReceiver::open(Some("lo")).map_err(|e| format!("open: {e}"))?;
+        let mut batch = RxBatch::new(64);
+        rx.recv(&mut batch).map_err(|e| format!("recv while up: {e}"))?;
+        ip("down")?;
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            match rx.recv(&mut batch) {
+                Ok(()) => seen.push(format!("ok, {} frames", batch.len())),
+                Err(e) => {
+                    seen.push(format!("error {:?}", e.raw_os_error()));
+                    break;
+                }
+            }
+        }
+        Ok(seen)
+    })
+    .join()
+    .expect("thread");
+    let seen = outcome.expect("namespace and receiver");
+    assert_eq!(seen.last().map(String::as_str), Some(format!("error {:?}", Some(libc::ENETDOWN)).as_str()), "{seen:?}");
+    assert!(seen.len() <= 2, "the error comes at the first empty wait: {seen:?}");
+}

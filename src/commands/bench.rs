@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use portsweep::io::raw::{PacketReceiver, RawSender};
-use portsweep::io::{ProbeSink, TxBatch};
+use portsweep::io::{ProbeSink, ReplySource, TxBatch};
 use clap::ValueEnum as _;
 use portsweep::lab::bench::{parse_masscan_list, parse_nmap_grepable, score, score_report};
 use portsweep::lab::bench_record::{BenchRecord, Machine, RunRecord, ScenarioInfo, ToolResult};
@@ -215,7 +215,7 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                 BenchTool::FloorRx => {
                     let mut c = vec![me_s.clone(), "lab".into(), "floor".into(), "--receive".into()];
                     c.extend(targets.iter().cloned());
-                    c.extend(s(&["-p", &port_spec]));
+                    c.extend(s(&["-p", &port_spec, "--output", &out_s]));
                     ("floor + receive (sendmmsg ×2, ring counts replies)", c)
                 }
                 BenchTool::Masscan | BenchTool::MasscanRetries => {
@@ -265,15 +265,23 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
             let (wall, cpu, rss_kib, finished) = measure(run_lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
             let text = std::fs::read_to_string(&out).unwrap_or_default();
             let mut unresolved = None;
+            let (mut replies, mut rx_dropped) = (None, None);
             let (probes, sc) = match tool {
                 BenchTool::Portsweep => match serde_json::from_str::<ScanReport>(&text) {
                     Ok(r) => {
                         unresolved = Some(r.stats.udp_unresolved);
+                        (replies, rx_dropped) = (Some(r.stats.replies), Some(r.stats.rx_dropped));
                         (r.stats.probes_sent, (!args.sink).then(|| score_report(&scenario, &r)))
                     }
                     Err(_) => (0, None),
                 },
-                BenchTool::Floor | BenchTool::FloorRx => (pairs, None),
+                BenchTool::Floor => (pairs, None),
+                BenchTool::FloorRx => {
+                    if let Ok(counts) = serde_json::from_str::<FloorCounts>(&text) {
+                        (replies, rx_dropped) = (Some(counts.replies), Some(counts.rx_dropped));
+                    }
+                    (pairs, None)
+                }
                 BenchTool::Masscan | BenchTool::MasscanRetries => {
                     let t = parse_masscan_list(&text);
                     let tries = if *tool == BenchTool::MasscanRetries { 3 } else { 1 };
@@ -288,6 +296,7 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     match serde_json::from_str::<ScanReport>(&text) {
                         Ok(r) => {
                             unresolved = Some(r.stats.udp_unresolved);
+                            (replies, rx_dropped) = (Some(r.stats.replies), Some(r.stats.rx_dropped));
                             (r.stats.probes_sent, (!args.sink).then(|| score_report(s6, &r)))
                         }
                         Err(_) => (0, None),
@@ -301,13 +310,14 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
             };
             let sc = if finished { sc } else { None };
             eprintln!(
-                "bench: {name} run {}: {wall:.2} s{}{}{}",
+                "bench: {name} run {}: {wall:.2} s{}{}{}{}",
                 i + 1,
                 sc.map(|s| format!(", {:.3} % exact", s.exact_percent())).unwrap_or_default(),
+                replies.map(|r| format!(", {r} replies, {} dropped by the kernel", rx_dropped.unwrap_or(0))).unwrap_or_default(),
                 unresolved.map(|u| format!(", {u} UDP unresolved")).unwrap_or_default(),
                 if finished { "" } else { " (killed at the timeout)" }
             );
-            runs[k].push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved });
+            runs[k].push(RunRecord { wall_s: wall, cpu_s: cpu, peak_rss_kib: rss_kib, probes, finished, score: sc, udp_unresolved: unresolved, replies, rx_dropped });
         }
     }
     let tools: Vec<ToolResult> = args.tools.iter().zip(labels).zip(runs).map(|((tool, label), runs)| ToolResult::new(&tool_key(*tool), label, runs)).collect();
@@ -350,9 +360,17 @@ const FLOOR_QUIET_MS: i32 = 20;
 /// … or this long after the senders are done, whatever still arrives.
 const FLOOR_RECEIVE_LIMIT: Duration = Duration::from_secs(5);
 
+/// What `lab floor --receive --output FILE` writes: the replies its ring
+/// handed over and the kernel's drops at the socket.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FloorCounts {
+    replies: u64,
+    rx_dropped: u64,
+}
+
 /// `portsweep lab floor`: one SYN per pair from two threads; with
 /// `--receive`, also a thread counting replies on the scanner's packet
-/// socket until they stop (the count goes to stderr).
+/// socket until they stop (the counts go to stderr, and to `--output`).
 pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     let hosts = HostSet::parse(&args.targets, &[]).map_err(Failure::input)?;
     let ports = PortList::parse(&args.ports, Protocol::Tcp).map_err(Failure::input)?;
@@ -370,17 +388,17 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     let receiver = match args.receive {
         false => None,
         true => {
-            let socket = PacketReceiver::open(None).map_err(Failure::runtime)?;
+            let mut socket = PacketReceiver::open(None).map_err(Failure::runtime)?;
             let sent = sent.clone();
-            Some(std::thread::spawn(move || -> std::io::Result<usize> {
+            Some(std::thread::spawn(move || -> std::io::Result<FloorCounts> {
                 let mut replies = 0;
                 let mut done_at: Option<Instant> = None;
                 loop {
                     let n = socket.count(FLOOR_QUIET_MS)?;
-                    replies += n;
+                    replies += n as u64;
                     if let Some(at) = done_at {
                         if n == 0 || at.elapsed() > FLOOR_RECEIVE_LIMIT {
-                            return Ok(replies);
+                            return Ok(FloorCounts { replies, rx_dropped: socket.dropped() });
                         }
                     } else if sent.load(Relaxed) {
                         done_at = Some(Instant::now());
@@ -421,8 +439,12 @@ pub fn floor(args: FloorArgs) -> Result<u8, Failure> {
     }
     sent.store(true, Relaxed);
     if let Some(r) = receiver {
-        let replies = r.join().map_err(|_| Failure::runtime(anyhow!("floor receiver panicked")))?.map_err(Failure::runtime)?;
-        eprintln!("floor: {replies} replies");
+        let counts = r.join().map_err(|_| Failure::runtime(anyhow!("floor receiver panicked")))?.map_err(Failure::runtime)?;
+        eprintln!("floor: {} replies, {} dropped by the kernel", counts.replies, counts.rx_dropped);
+        if let Some(path) = &args.output {
+            let json = serde_json::to_string(&counts).map_err(Failure::runtime)?;
+            std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display())).map_err(Failure::runtime)?;
+        }
     }
     Ok(0)
 }

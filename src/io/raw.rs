@@ -389,7 +389,10 @@ impl PacketReceiver {
     }
 
     /// Waits up to `ms` for the kernel to hand a block over (it does when
-    /// one is full or its timeout passed); false when none came.
+    /// one is full or its timeout passed); false when none came. An error
+    /// pending on the socket (`ENETDOWN` when the interface it is bound to
+    /// goes down) is returned once the ring holds nothing more: poll
+    /// reports it at once, so ignoring it would spin on empty batches.
     fn wait(&self, ms: libc::c_int) -> io::Result<bool> {
         if self.ring.ready() {
             return Ok(true);
@@ -401,7 +404,25 @@ impl PacketReceiver {
             let err = io::Error::last_os_error();
             return if err.raw_os_error() == Some(libc::EINTR) { Ok(false) } else { Err(err) };
         }
-        Ok(self.ring.ready())
+        if self.ring.ready() {
+            return Ok(true);
+        }
+        if pfd.revents & libc::POLLNVAL != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        if pfd.revents & libc::POLLERR != 0 {
+            return Err(self.take_error()?.unwrap_or_else(|| io::Error::other("packet socket: poll reported an error but SO_ERROR holds none")));
+        }
+        Ok(false)
+    }
+
+    /// The socket's pending error (`SO_ERROR`, which reading clears).
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let mut err: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: an int and its length.
+        check(unsafe { libc::getsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR, &mut err as *mut libc::c_int as *mut libc::c_void, &mut len) })?;
+        Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
     }
 
     /// Counts the frames that arrive, reading nothing of them, waiting up

@@ -79,6 +79,15 @@ pub struct RunRecord {
     pub score: Option<Score>,
     /// portsweep's `stats.udp_unresolved`.
     pub udp_unresolved: Option<u64>,
+    /// Replies the receiver read: portsweep's `stats.replies`, the count of
+    /// floor-rx's ring. Beside `rx_dropped` it shows a receiver that lost
+    /// replies. Absent for tools that do not say, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<u64>,
+    /// Replies the kernel dropped at the packet socket (`tp_drops`):
+    /// portsweep's `stats.rx_dropped`, floor-rx's own count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx_dropped: Option<u64>,
 }
 
 impl RunRecord {
@@ -268,7 +277,7 @@ mod tests {
     use super::*;
 
     fn run(wall_s: f64, exact: u64) -> RunRecord {
-        RunRecord { wall_s, cpu_s: 1.0, peak_rss_kib: 2048, probes: 1000, finished: true, score: Some(Score { pairs: 1000, exact, open_truth: 10, open_found: 10 }), udp_unresolved: None }
+        RunRecord { wall_s, cpu_s: 1.0, peak_rss_kib: 2048, probes: 1000, finished: true, score: Some(Score { pairs: 1000, exact, open_truth: 10, open_found: 10 }), udp_unresolved: None, replies: None, rx_dropped: None }
     }
 
     #[test]
@@ -287,6 +296,20 @@ mod tests {
         let md = r.to_markdown();
         assert!(md.contains("| portsweep --rate max | 4.00 (3.00–5.00) | 250 | 99.900–100.000 | 100.000 | — | 1.00 | 1000.00 | 2.0 | 2.00 |"), "{md}");
         assert!(md.ends_with("\nportsweep's median wall time = 2.00 × the send-only floor.\n"), "{md}");
+    }
+
+    #[test]
+    fn receiver_counts_are_recorded_and_optional() {
+        let with = RunRecord { replies: Some(53142), rx_dropped: Some(17), ..run(2.0, 1000) };
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(json.contains(r#""replies":53142,"rx_dropped":17"#), "{json}");
+        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), with);
+        // A record made before the counts existed loads with them absent,
+        // and one without them writes none.
+        let old = r#"{"wall_s":1.5,"cpu_s":1.0,"peak_rss_kib":2048,"probes":1000,"finished":true,"score":null,"udp_unresolved":null}"#;
+        let loaded: RunRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((loaded.replies, loaded.rx_dropped), (None, None));
+        assert!(!serde_json::to_string(&loaded).unwrap().contains("replies"));
     }
 
     #[test]

@@ -225,7 +225,7 @@ mod tests {
     use crate::lab::bench_record::{Machine, RunRecord, ScenarioInfo, ToolResult};
 
     fn run(wall_s: f64, exact: Option<u64>) -> RunRecord {
-        RunRecord { wall_s, cpu_s: 2.0, peak_rss_kib: 6144, probes: 1000, finished: true, score: exact.map(|e| Score { pairs: 1000, exact: e, open_truth: 4, open_found: 4 }), udp_unresolved: None }
+        RunRecord { wall_s, cpu_s: 2.0, peak_rss_kib: 6144, probes: 1000, finished: true, score: exact.map(|e| Score { pairs: 1000, exact: e, open_truth: 4, open_found: 4 }), udp_unresolved: None, replies: None, rx_dropped: None }
     }
 
     /// floor 2 s, portsweep 3 s (one run 999/1000 exact), nmap 30 s.

@@ -401,6 +401,12 @@ pub enum BenchTool {
     Nmap,
     /// `nmap -sU -n -Pn`: UDP, scored like the others.
     NmapUdp,
+    /// portsweep on the IPv6 twin of the lab (`--scenario6`), same shape.
+    #[value(name = "portsweep-v6")]
+    PortsweepV6,
+    /// `nmap -6 -sS -n -Pn` on the IPv6 twin of the lab.
+    #[value(name = "nmap-v6")]
+    NmapV6,
 }
 
 #[derive(Debug, Args)]
@@ -408,6 +414,9 @@ pub struct BenchArgs {
     /// Scenario of the lab (default: the reference lab).
     #[arg(long, default_value = "fixtures/scenarios/cluster-250.toml")]
     pub scenario: PathBuf,
+    /// The IPv6 lab of the same shape, for the portsweep-v6 and nmap-v6 tools (built beside --scenario's).
+    #[arg(long, default_value = "fixtures/scenarios/cluster-250-v6.toml")]
+    pub scenario6: PathBuf,
     /// Runs per tool (medians are reported).
     #[arg(long, default_value_t = 3)]
     pub runs: u32,
@@ -439,7 +448,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0.25, value_parser = parse_tolerance)]
     pub tolerance: f64,
     /// Read a saved JSON run instead of running the lab: re-print it and check --require and --baseline on it.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "runs", "tools", "loss", "sink", "timeout"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "scenario6", "runs", "tools", "loss", "sink", "timeout"])]
     pub from: Option<PathBuf>,
 }
 
@@ -613,7 +622,7 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
     /// Which records a host name stands for: 4 (A records), all (A and AAAA; AAAA are
-    /// not scanned until IPv6 lands), 6 (refused: no IPv6 targets yet), off (names are an error).
+    /// not scanned: names resolve to IPv4 only so far), 6 (refused, as yet), off (names are an error).
     #[arg(long, value_enum, default_value = "4", value_name = "4|6|all|off")]
     pub resolve: ResolveMode,
     /// Longest time for resolving every host name of the run (all at once, before the sweep).

@@ -23,8 +23,9 @@
 //!   all of them, and which one the resolver happened to rotate first would
 //!   otherwise decide what the report says.
 //! * **IPv4 today.** `--resolve 4` (the default) uses A records; `all` also
-//!   asks for AAAA records and, until IPv6 targets land, reports them as not
-//!   scanned; `6` is refused with that reason; `off` makes any name an
+//!   asks for AAAA records and reports them as not scanned (host names
+//!   stand for their A records only, so far: IPv6 targets are given as
+//!   addresses); `6` is refused with that reason; `off` makes any name an
 //!   error. A name with no IPv4 address is an error naming it.
 //!
 //! [`resolve_with`] takes the lookup function, so the deadline and every
@@ -49,7 +50,7 @@ word_enum!(
     ResolveMode, "resolve mode", {
         /// A records (IPv4).
         V4 => "4",
-        /// AAAA records: refused until IPv6 targets are supported.
+        /// AAAA records: refused (host names are not resolved to IPv6 yet).
         V6 => "6",
         /// A and AAAA records (AAAA ones are reported as not scanned yet).
         All => "all",
@@ -129,7 +130,7 @@ impl fmt::Display for NameFailure {
             Why::NotFound(reason) => write!(f, "{at}host name {name:?} does not resolve: {reason}"),
             Why::OnlyV6(v6) => {
                 let list: Vec<String> = v6.iter().map(|a| a.to_string()).collect();
-                write!(f, "{at}host name {name:?} has no IPv4 address (only {}): IPv6 targets are not supported yet", list.join(", "))
+                write!(f, "{at}host name {name:?} has no IPv4 address (only {}): host names are not resolved to IPv6 yet (give the IPv6 address)", list.join(", "))
             }
             Why::TimedOut(d) => write!(f, "{at}host name {name:?} did not resolve within {} (--resolve-timeout)", humantime::format_duration(*d)),
         }
@@ -138,7 +139,7 @@ impl fmt::Display for NameFailure {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("--resolve 6: IPv6 targets are not supported yet (use --resolve 4, the default, or all)")]
+    #[error("--resolve 6: host names are not resolved to IPv6 yet (use --resolve 4, the default, or all; give IPv6 targets as addresses)")]
     V6Unsupported,
     /// Every name that failed, in the order given.
     #[error("{}", names_message(.0))]
@@ -386,7 +387,7 @@ mod tests {
         let e = resolve_with(&[Query::new("nope.lab.test", "inventory.ini:6"), Query::new("cp-1.lab.test", ""), Query::new("v6.lab.test", "--exclude")], ResolveMode::All, Duration::from_secs(5), table()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "2 host names did not resolve:\n  inventory.ini:6: host name \"nope.lab.test\" does not resolve: Name or service not known\n  --exclude: host name \"v6.lab.test\" has no IPv4 address (only 2001:db8::6): IPv6 targets are not supported yet"
+            "2 host names did not resolve:\n  inventory.ini:6: host name \"nope.lab.test\" does not resolve: Name or service not known\n  --exclude: host name \"v6.lab.test\" has no IPv4 address (only 2001:db8::6): host names are not resolved to IPv6 yet (give the IPv6 address)"
         );
     }
 

@@ -116,7 +116,7 @@ fn host_names_resolve_before_the_sweep_and_fail_naming_the_name() {
     assert_eq!(err, "portsweep: host name \"localhost\" is not resolved with --resolve off (give its address, or --resolve 4)\n");
     let (code, _, err) = run(&["scan", "127.0.0.1", "-p", "22", "--dry-run", "--resolve", "6"]);
     assert_eq!(code, Some(2));
-    assert_eq!(err, "portsweep: --resolve 6: IPv6 targets are not supported yet (use --resolve 4, the default, or all)\n");
+    assert_eq!(err, "portsweep: --resolve 6: host names are not resolved to IPv6 yet (use --resolve 4, the default, or all; give IPv6 targets as addresses)\n");
     // A name in a target file is named with its file and line (not resolved
     // at all here: --resolve off).
     let dir = tempfile::tempdir().unwrap();

@@ -149,10 +149,29 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
     for t in &args.tools {
         match t {
             BenchTool::Masscan | BenchTool::MasscanRetries => ensure_tool("masscan", "masscan")?,
-            BenchTool::Nmap | BenchTool::NmapUdp => ensure_tool("nmap", "nmap")?,
+            BenchTool::Nmap | BenchTool::NmapUdp | BenchTool::NmapV6 => ensure_tool("nmap", "nmap")?,
             _ => {}
         }
     }
+    // The IPv6 tools run in a second lab, the IPv6 twin of the first (same
+    // shape), built beside it only when asked for.
+    let ipv6 = args.tools.iter().any(|t| matches!(t, BenchTool::PortsweepV6 | BenchTool::NmapV6));
+    let twin = if ipv6 {
+        let mut s6 = Scenario::load(&args.scenario6).map_err(Failure::input)?;
+        if let Some(loss) = args.loss {
+            s6.loss_percent = loss;
+        }
+        if args.sink {
+            let hosts6 = HostSet::parse(&s6.targets, &s6.exclude).map_err(Failure::input)?;
+            s6.rules.push(Rule { hosts: hosts6, ports: Vec::new(), dead: true, text: RuleText { addresses: s6.targets.join(","), ..Default::default() } });
+        }
+        let lab6 = Lab::build(&s6).context("building the IPv6 lab").map_err(Failure::runtime)?;
+        let pairs6 = HostSet::parse(&s6.targets, &s6.exclude).map_err(Failure::input)?.len() * PortList::parse(&s6.ports, Protocol::Tcp).map_err(Failure::input)?.len() as u64;
+        eprintln!("bench: IPv6 twin {}: {pairs6} pairs", args.scenario6.display());
+        Some((s6, lab6, pairs6))
+    } else {
+        None
+    };
     let lab = Lab::build(&scenario).context("building the lab").map_err(Failure::runtime)?;
     let me = std::env::current_exe().context("finding the portsweep binary").map_err(Failure::runtime)?;
     let dir = tempfile::tempdir().map_err(Failure::runtime)?;
@@ -219,9 +238,31 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     c.extend(targets.iter().cloned());
                     ("nmap -sU -n -Pn", c)
                 }
+                BenchTool::PortsweepV6 | BenchTool::NmapV6 => {
+                    let (s6, _, _) = twin.as_ref().expect("built for the IPv6 tools");
+                    let spec6 = PortList::parse(&s6.ports, Protocol::Tcp).map_err(Failure::input)?.to_spec().replace("T:", "");
+                    let mut c = if *tool == BenchTool::PortsweepV6 {
+                        let mut c = vec![me_s.clone(), "scan".into()];
+                        c.extend(s6.targets.iter().cloned());
+                        c.extend(s(&["-p", &spec6, "--rate", "max", "--format", "json", "--output", &out_s]));
+                        c
+                    } else {
+                        s(&["nmap", "-6", "-sS", "-n", "-Pn", "-p", &spec6, "-oG", &out_s])
+                    };
+                    if *tool == BenchTool::PortsweepV6 {
+                        ("portsweep --rate max (IPv6)", c)
+                    } else {
+                        c.extend(s6.targets.iter().cloned());
+                        ("nmap -6 -sS -n -Pn", c)
+                    }
+                }
             };
             labels[k] = name;
-            let (wall, cpu, rss_kib, finished) = measure(&lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
+            let run_lab = match (tool, &twin) {
+                (BenchTool::PortsweepV6 | BenchTool::NmapV6, Some((_, lab6, _))) => lab6,
+                _ => &lab,
+            };
+            let (wall, cpu, rss_kib, finished) = measure(run_lab, &cmd, args.timeout, &dir.path().join("time")).map_err(Failure::runtime)?;
             let text = std::fs::read_to_string(&out).unwrap_or_default();
             let mut unresolved = None;
             let (probes, sc) = match tool {
@@ -242,6 +283,21 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
                     let t = parse_nmap_grepable(&text);
                     (pairs, (!args.sink).then(|| score(&scenario, |a, proto, p| t.state(a, proto, p).to_string())))
                 }
+                BenchTool::PortsweepV6 => {
+                    let (s6, _, _) = twin.as_ref().expect("built for the IPv6 tools");
+                    match serde_json::from_str::<ScanReport>(&text) {
+                        Ok(r) => {
+                            unresolved = Some(r.stats.udp_unresolved);
+                            (r.stats.probes_sent, (!args.sink).then(|| score_report(s6, &r)))
+                        }
+                        Err(_) => (0, None),
+                    }
+                }
+                BenchTool::NmapV6 => {
+                    let (s6, _, pairs6) = twin.as_ref().expect("built for the IPv6 tools");
+                    let t = parse_nmap_grepable(&text);
+                    (*pairs6, (!args.sink).then(|| score(s6, |a, proto, p| t.state(a, proto, p).to_string())))
+                }
             };
             let sc = if finished { sc } else { None };
             eprintln!(
@@ -256,6 +312,7 @@ fn measure_all(args: &BenchArgs) -> Result<BenchRecord, Failure> {
     }
     let tools: Vec<ToolResult> = args.tools.iter().zip(labels).zip(runs).map(|((tool, label), runs)| ToolResult::new(&tool_key(*tool), label, runs)).collect();
     drop(lab);
+    drop(twin);
     let info = ScenarioInfo { path: args.scenario.display().to_string(), hosts: hosts.len(), ports: ports.len() as u64, pairs, loss_percent: scenario.loss_percent, sink: args.sink };
     let mut argv: Vec<String> = std::env::args().collect();
     if let Some(first) = argv.first_mut() {

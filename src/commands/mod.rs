@@ -149,7 +149,7 @@ pub fn audit_format(format: Option<OutputFormat>) -> Result<Option<AuditFormat>,
 pub fn resolve_names(queries: &[Query], args: &ResolveArgs) -> Result<Resolved, Failure> {
     let resolved = resolve::resolve(queries, args.resolve, args.resolve_timeout).map_err(Failure::input)?;
     for (name, a) in &resolved.ipv6_skipped {
-        eprintln!("portsweep: {name}: {a} not scanned: IPv6 targets are not supported yet");
+        eprintln!("portsweep: {name}: {a} not scanned: host names are not resolved to IPv6 yet (give the IPv6 address as a target)");
     }
     Ok(resolved)
 }

@@ -160,6 +160,8 @@ fn peer_phrase(tool: &str) -> &str {
         "masscan-retries" => "masscan --retries 2",
         "nmap" => "nmap -sS",
         "nmap-udp" => "nmap -sU",
+        "portsweep-v6" => "portsweep over IPv6",
+        "nmap-v6" => "nmap -6 -sS",
         other => other,
     }
 }
@@ -249,6 +251,14 @@ impl BenchRecord {
                 text += &format!("\nportsweep's median wall time = {}.\n", ratios.join(", "));
             }
         }
+        // The same shape over IPv6: each family's tool against its IPv4 run.
+        let v6: Vec<String> = [("portsweep-v6", "portsweep"), ("nmap-v6", "nmap")]
+            .iter()
+            .filter_map(|(v6, v4)| self.tool(v6)?.ratio_to.get(*v4).map(|r| format!("{} {r:.2} × its IPv4 run", peer_phrase(v6))))
+            .collect();
+        if !v6.is_empty() {
+            text += &format!("IPv6 / IPv4 median wall time: {}.\n", v6.join(", "));
+        }
         text
     }
 }
@@ -277,6 +287,20 @@ mod tests {
         let md = r.to_markdown();
         assert!(md.contains("| portsweep --rate max | 4.00 (3.00–5.00) | 250 | 99.900–100.000 | 100.000 | — | 1.00 | 1000.00 | 2.0 | 2.00 |"), "{md}");
         assert!(md.ends_with("\nportsweep's median wall time = 2.00 × the send-only floor.\n"), "{md}");
+    }
+
+    #[test]
+    fn ipv6_runs_are_set_against_their_ipv4_twins() {
+        let machine = Machine { measured_at: "2026-11-28T05:00:00Z".into(), cores: 2, memory_gib: 24.0, kernel: "6.18".into(), distribution: "Debian".into(), peer_versions: vec![], portsweep_version: "0.1.0".into() };
+        let scenario = ScenarioInfo { path: "s.toml".into(), hosts: 10, ports: 100, pairs: 1000, loss_percent: 0.0, sink: false };
+        let tools = vec![
+            ToolResult::new("portsweep", "portsweep --rate max", vec![run(4.0, 1000)]),
+            ToolResult::new("portsweep-v6", "portsweep --rate max (IPv6)", vec![run(4.4, 1000)]),
+            ToolResult::new("nmap", "nmap -sS -n -Pn", vec![run(30.0, 1000)]),
+            ToolResult::new("nmap-v6", "nmap -6 -sS -n -Pn", vec![run(36.0, 1000)]),
+        ];
+        let md = BenchRecord::new(machine, "portsweep lab bench".into(), scenario, tools).to_markdown();
+        assert!(md.ends_with("IPv6 / IPv4 median wall time: portsweep over IPv6 1.10 × its IPv4 run, nmap -6 -sS 1.20 × its IPv4 run.\n"), "{md}");
     }
 
     #[test]

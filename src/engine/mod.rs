@@ -241,6 +241,32 @@ impl Shared {
     }
 }
 
+/// A [`ScanConfig`] the engine refuses before sending anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// IPv4 targets with `source` left at `0.0.0.0`: every probe would
+    /// leave from the unspecified address and no reply could come back.
+    #[error("the targets include IPv4 hosts but the scan has no IPv4 source address")]
+    NoSource4,
+    /// IPv6 targets with `source6` = `None` (the probes would leave from `::`).
+    #[error("the targets include IPv6 hosts but the scan has no IPv6 source address")]
+    NoSource6,
+}
+
+impl ScanConfig {
+    /// Checks that every family the targets hold has a source address, so
+    /// the hot path never needs a fallback.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.space.hosts.has_v4() && self.source.is_unspecified() {
+            return Err(ConfigError::NoSource4);
+        }
+        if self.space.hosts.has_v6() && self.source6.is_none_or(|s| s.is_unspecified()) {
+            return Err(ConfigError::NoSource6);
+        }
+        Ok(())
+    }
+}
+
 /// Work for a sender: a pass over the permuted order, or an explicit list
 /// of pairs in the order given (ICMP rounds).
 struct PassJob {
@@ -258,6 +284,7 @@ pub fn run(
     stop: Arc<AtomicBool>,
     on_tick: &mut dyn FnMut(&Progress),
 ) -> io::Result<Outcome> {
+    config.check().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let started = SystemTime::now();
     let space = config.space.clone();
     let perm = Permutation::new(space.len(), config.seed);
@@ -526,10 +553,17 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batches: &mut Batches, p
                 flush(batch)?;
             }
         }
+        // Nothing is held past its chunk: in a mixed scan the smaller
+        // family's batch would otherwise fill over many chunks, its probes
+        // leaving long after the chunk's stamped send time (inflated RTT
+        // samples) and after a checkpoint's `resume_at` had passed them
+        // (lost on a kill). Costs at most one short `sendmmsg` per family
+        // per chunk; a one-family scan's full batches end with the chunk.
+        let [b4, b6] = &mut batches.0;
+        flush(b4)?;
+        flush(b6)?;
     }
-    let [b4, b6] = &mut batches.0;
-    flush(b4)?;
-    flush(b6)
+    Ok(())
 }
 
 /// The SYN templates of both families.
@@ -572,9 +606,8 @@ fn push_probe<'b>(config: &ScanConfig, templates: &Templates, batches: &'b mut B
         }
         IpAddr::V6(dst) => {
             let batch = &mut batches.0[1];
-            // A scan with IPv6 targets always has an IPv6 source
-            // (`commands::scan` resolves one per family).
-            let src = config.source6.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            // `run` refused the config unless IPv6 targets have a source.
+            let Some(src) = config.source6 else { return batch };
             match proto {
                 Protocol::Tcp => {
                     let tag = config.cookie.tag(src, dst, PROTO_TCP, dport, attempt);
@@ -915,6 +948,104 @@ mod tests {
         // A scan without an IPv6 source ignores IPv6 altogether.
         config.source6 = None;
         assert!(validate(&config, &reply).is_none());
+    }
+
+    /// A sink that only records which pairs each `sendmmsg` carried.
+    struct Recorder {
+        space: Arc<ScanSpace>,
+        batches: Arc<std::sync::Mutex<Vec<Vec<u64>>>>,
+    }
+
+    impl ProbeSink for Recorder {
+        fn send(&mut self, batch: &TxBatch) -> io::Result<()> {
+            let pairs = (0..batch.len())
+                .map(|i| {
+                    let (frame, dst) = batch.get(i);
+                    // The destination port: after the 20-byte IPv4 or 40-byte IPv6 header.
+                    let at = if dst.is_ipv4() { 20 } else { 40 } + 2;
+                    let port = u16::from_be_bytes([frame[at], frame[at + 1]]);
+                    self.space.index_of(dst, Protocol::Tcp, port).expect("a probe of the space")
+                })
+                .collect();
+            self.batches.lock().unwrap().push(pairs);
+            Ok(())
+        }
+    }
+
+    /// A network that never answers.
+    struct Silence;
+
+    impl ReplySource for Silence {
+        fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
+            batch.set_len(0);
+            std::thread::sleep(Duration::from_millis(1));
+            Ok(())
+        }
+    }
+
+    fn config_for(targets: &[&str], ports: &str, source6: Option<Ipv6Addr>) -> ScanConfig {
+        let hosts = crate::space::HostSet::parse(&targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[]).unwrap();
+        ScanConfig {
+            space: Arc::new(ScanSpace::new(hosts, crate::space::PortList::parse(ports, Protocol::Tcp).unwrap())),
+            source: Ipv4Addr::new(198, 18, 0, 1),
+            source6,
+            rate: None,
+            max_retries: 0,
+            wait: Some(Duration::from_millis(1)),
+            seed: 7,
+            cookie: Cookie::new(5, 6),
+            shard: Shard::WHOLE,
+            icmp_wait: Duration::from_secs(1),
+            resume: None,
+            payloads: PayloadTable::builtin(),
+        }
+    }
+
+    /// A lopsided mixed scan (2048 IPv4 hosts, 4 IPv6 ones): every
+    /// `sendmmsg` carries probes of one chunk only, so the rare family's
+    /// probes are not held over the chunks that follow theirs.
+    #[test]
+    fn no_probe_is_held_past_its_chunk() {
+        let config = config_for(&["198.19.0.0/21", "2001:2:0:1::/126"], "T:443", Some("2001:2::1".parse().unwrap()));
+        let space = config.space.clone();
+        let perm = Permutation::new(space.len(), config.seed);
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Recorder { space: space.clone(), batches: batches.clone() };
+        let outcome = run(config, vec![Box::new(sink)], Box::new(Silence), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
+        assert_eq!(outcome.stats.probes_sent, space.len());
+        let batches = batches.lock().unwrap();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>() as u64, space.len());
+        let v6_batches = batches.iter().filter(|b| space.pair(b[0]).0.is_ipv6()).count();
+        assert!(v6_batches >= 2, "the IPv6 probes fall in several chunks: {v6_batches} batches");
+        for b in batches.iter() {
+            let chunks: std::collections::BTreeSet<u64> = b.iter().map(|&i| perm.position_of(i) / CHUNK).collect();
+            assert_eq!(chunks.len(), 1, "a batch spans chunks {chunks:?}");
+        }
+    }
+
+    /// A family of targets without its source address is refused before
+    /// anything is sent (it would leave from `::` or `0.0.0.0`).
+    #[test]
+    fn a_family_without_a_source_is_refused() {
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let attempt = |config: ScanConfig| {
+            let sink = Recorder { space: config.space.clone(), batches: batches.clone() };
+            run(config, vec![Box::new(sink)], Box::new(Silence), Arc::new(AtomicBool::new(false)), &mut |_| {})
+        };
+        let err = attempt(config_for(&["198.19.0.1", "2001:2:0:1::1"], "T:22", None)).err().expect("refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(err.get_ref().and_then(|e| e.downcast_ref::<ConfigError>()), Some(&ConfigError::NoSource6));
+        assert!(err.to_string().contains("no IPv6 source address"), "{err}");
+        let mut v4_unspecified = config_for(&["198.19.0.1"], "T:22", None);
+        v4_unspecified.source = Ipv4Addr::UNSPECIFIED;
+        let err = attempt(v4_unspecified).err().expect("refused");
+        assert_eq!(err.get_ref().and_then(|e| e.downcast_ref::<ConfigError>()), Some(&ConfigError::NoSource4));
+        assert!(batches.lock().unwrap().is_empty(), "nothing was sent");
+        // Each family with its source, or only the family that has one: accepted.
+        assert!(attempt(config_for(&["198.19.0.1"], "T:22", None)).is_ok());
+        let mut v6_only = config_for(&["2001:2:0:1::1"], "T:22", Some("2001:2::1".parse().unwrap()));
+        v6_only.source = Ipv4Addr::UNSPECIFIED;
+        assert!(attempt(v6_only).is_ok());
     }
 
     #[test]

@@ -367,3 +367,47 @@ fn bench_json_round_trips_and_bad_gates_exit_2() {
     assert_eq!(code, Some(2));
     assert!(err.starts_with("portsweep: bad gate \"portsweep/flor<=1.5\": unknown tool \"flor\""), "{err}");
 }
+
+/// Runs `scripts/criterion-gate judge` on a baseline with one benchmark
+/// whose change file holds `change` (None: no baseline at all).
+fn criterion_judge(change: Option<&str>) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, results) = (dir.path().join("base"), dir.path().join("results"));
+    std::fs::create_dir_all(&base).unwrap();
+    if let Some(change) = change {
+        std::fs::create_dir_all(base.join("grp/bench one/ci")).unwrap();
+        std::fs::create_dir_all(results.join("grp/bench one/change")).unwrap();
+        std::fs::write(results.join("grp/bench one/change/estimates.json"), change).unwrap();
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/criterion-gate");
+    let out = Command::new(script).arg("judge").arg(&base).arg(&results).arg("0.5").output().expect("runs criterion-gate");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// criterion's change file (`change/estimates.json`), as it writes it: one
+/// line, no newline at the end.
+fn criterion_change(lower: &str, upper: &str, point: &str) -> String {
+    format!(r#"{{"mean":{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{lower},"upper_bound":{upper}}},"point_estimate":{point},"standard_error":0.01}},"median":{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":0.0,"upper_bound":0.0}},"point_estimate":0.0,"standard_error":0.0}}}}"#)
+}
+
+#[test]
+fn criterion_gate_judges_change_files_and_refuses_what_it_cannot_read() {
+    let (code, err) = criterion_judge(Some(&criterion_change("0.1", "0.3", "0.2")));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("ok grp/bench one: mean +20.0 %"), "{err}");
+    let (code, err) = criterion_judge(Some(&criterion_change("0.6", "0.8", "0.7")));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("FAIL grp/bench one"), "{err}");
+    // A layout the pattern misses (fields reordered) and a value that is
+    // not a number: both exit 2 naming the file, never "ok".
+    let reordered = r#"{"mean":{"point_estimate":0.9,"confidence_interval":{"lower_bound":0.8,"upper_bound":1.0,"confidence_level":0.95}}}"#;
+    for doctored in [reordered.to_string(), criterion_change("null", "0.8", "0.7")] {
+        let (code, err) = criterion_judge(Some(&doctored));
+        assert_eq!(code, Some(2), "{doctored}: {err}");
+        assert!(err.contains("cannot read") && err.contains("grp/bench one/change/estimates.json"), "{err}");
+        assert!(!err.contains(": ok "), "{err}");
+    }
+    let (code, err) = criterion_judge(None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no benchmark was compared"), "{err}");
+}

@@ -118,6 +118,15 @@ impl RxRing {
         self.status(i).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
     }
 
+    /// A native-endian u16 of block `i` at `offset`; 0 past the block's end.
+    fn half(&self, i: usize, offset: usize) -> u16 {
+        if offset + 2 > BLOCK_SIZE {
+            return 0;
+        }
+        // SAFETY: in bounds of block i, which we own (the caller checked).
+        unsafe { std::ptr::read_unaligned(self.map.add(i * BLOCK_SIZE + offset) as *const u16) }
+    }
+
     /// A u32 of block `i` at `offset`; 0 past the block's end.
     fn word(&self, i: usize, offset: usize) -> u32 {
         if offset + 4 > BLOCK_SIZE {
@@ -137,10 +146,17 @@ impl RxRing {
     /// its network header, as long as the filter kept it) and gives fully
     /// read blocks back to the kernel; returns how many it handed. Does
     /// not wait: 0 when no block is ready.
-    pub fn read(&self, max: usize, mut each: impl FnMut(&[u8])) -> usize {
+    pub fn read(&self, max: usize, each: impl FnMut(&[u8])) -> usize {
+        self.read_blocks(max, usize::MAX, each)
+    }
+
+    /// [`read`](Self::read), also stopping once `blocks` blocks were given
+    /// back to the kernel.
+    fn read_blocks(&self, max: usize, blocks: usize, mut each: impl FnMut(&[u8])) -> usize {
         let mut c = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
         let mut done = 0;
-        while done < max && self.user_owned(c.block) {
+        let mut returned = 0;
+        while done < max && returned < blocks && self.user_owned(c.block) {
             let b = c.block;
             let frames = self.word(b, BLOCK_NUM_PKTS);
             if c.frame == 0 {
@@ -149,8 +165,9 @@ impl RxRing {
             while c.frame < frames && done < max {
                 let at = c.offset;
                 let snap = self.word(b, at + FRAME_SNAPLEN) as usize;
-                // tp_net is the low half of the word at 24 (tp_mac, tp_net).
-                let net = (self.word(b, at + FRAME_NET - 2) >> 16) as usize;
+                // tp_net is a u16 of its own (after tp_mac), in the
+                // machine's byte order like every field the kernel writes.
+                let net = self.half(b, at + FRAME_NET) as usize;
                 let start = at + net;
                 if at >= BLOCK_SIZE || start.checked_add(snap).is_none_or(|end| end > BLOCK_SIZE) {
                     // A frame that does not fit its block: the kernel
@@ -168,23 +185,17 @@ impl RxRing {
             if c.frame >= frames {
                 self.status(b).store(libc::TP_STATUS_KERNEL, Ordering::Release);
                 *c = Cursor { block: (b + 1) % BLOCK_COUNT, frame: 0, offset: 0 };
+                returned += 1;
             }
         }
         done
     }
 
-    /// Gives every ready block back unread; returns the frames discarded.
-    /// Bounded: one turn of the ring.
+    /// Gives ready blocks back unread; returns the frames discarded.
+    /// Bounded by the ring, not by traffic: at most one turn (the block
+    /// count), however fast the kernel refills the blocks behind us.
     pub fn discard(&self) -> usize {
-        let mut discarded = 0;
-        for _ in 0..BLOCK_COUNT {
-            let n = self.read(usize::MAX, |_| {});
-            if n == 0 {
-                break;
-            }
-            discarded += n;
-        }
-        discarded
+        self.read_blocks(usize::MAX, BLOCK_COUNT, |_| {})
     }
 }
 
@@ -192,5 +203,82 @@ impl Drop for RxRing {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `attach`, unmapped once.
         unsafe { libc::munmap(self.map as *mut libc::c_void, self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    /// A ring in anonymous memory laid out as the kernel lays it out:
+    /// every block handed to us (`TP_STATUS_USER`) holding `frames`
+    /// frames whose packet is `[block, frame]` repeated, placed `net`
+    /// bytes after the frame header's start (`tp_mac` a different value,
+    /// so reading the wrong half shows).
+    fn fake_ring(frames: u32, net: u16) -> RxRing {
+        // SAFETY: a fresh private anonymous mapping, checked below.
+        let map = unsafe { libc::mmap(std::ptr::null_mut(), RING_BYTES, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+        assert_ne!(map, libc::MAP_FAILED);
+        let map = map as *mut u8;
+        let put32 = |at: usize, v: u32| unsafe { std::ptr::write_unaligned(map.add(at) as *mut u32, v) };
+        let put16 = |at: usize, v: u16| unsafe { std::ptr::write_unaligned(map.add(at) as *mut u16, v) };
+        const FIRST: usize = 48;
+        const STRIDE: usize = 256;
+        for b in 0..BLOCK_COUNT {
+            let base = b * BLOCK_SIZE;
+            put32(base + BLOCK_NUM_PKTS, frames);
+            put32(base + BLOCK_FIRST_PKT, FIRST as u32);
+            for f in 0..frames as usize {
+                let at = base + FIRST + f * STRIDE;
+                put32(at + FRAME_NEXT, STRIDE as u32);
+                put32(at + FRAME_SNAPLEN, 8);
+                put16(at + FRAME_NET - 2, net - 16); // tp_mac
+                put16(at + FRAME_NET, net);
+                for i in 0..8 {
+                    unsafe { *map.add(at + net as usize + i) = if i % 2 == 0 { b as u8 } else { f as u8 } };
+                }
+            }
+            put32(base + BLOCK_STATUS, libc::TP_STATUS_USER);
+        }
+        RxRing { map, len: RING_BYTES, cursor: Mutex::new(Cursor::default()) }
+    }
+
+    #[test]
+    fn frames_start_at_tp_net_in_arrival_order() {
+        let ring = fake_ring(3, 0x52);
+        let mut seen = Vec::new();
+        assert_eq!(ring.read(5, |p| seen.push(p.to_vec())), 5);
+        let expect = |b: u8, f: u8| vec![b, f, b, f, b, f, b, f];
+        assert_eq!(seen, vec![expect(0, 0), expect(0, 1), expect(0, 2), expect(1, 0), expect(1, 1)]);
+        // Block 0 went back to the kernel, block 1 (partly read) did not.
+        assert!(!ring.user_owned(0) && ring.user_owned(1));
+    }
+
+    #[test]
+    fn discard_stops_after_one_turn_while_the_kernel_keeps_refilling() {
+        let ring = Arc::new(fake_ring(2, 0x50));
+        let stop = Arc::new(AtomicBool::new(false));
+        // The "kernel": hands every block straight back, full again.
+        let refill = {
+            let (ring, stop) = (ring.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for b in 0..BLOCK_COUNT {
+                        let _ = ring.status(b).compare_exchange(libc::TP_STATUS_KERNEL, libc::TP_STATUS_USER, Ordering::AcqRel, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let discarding = ring.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(discarding.discard());
+        });
+        let discarded = rx.recv_timeout(std::time::Duration::from_secs(10));
+        stop.store(true, Ordering::Relaxed);
+        refill.join().unwrap();
+        assert_eq!(discarded, Ok(2 * BLOCK_COUNT), "one turn of the ring, two frames a block");
     }
 }

@@ -64,6 +64,10 @@ struct State {
     errors: BTreeMap<String, u64>,
 }
 
+/// Every cause of `portsweep_audit_errors_total`, exported at 0 until it
+/// happens.
+pub const ERROR_CAUSES: [&str; 4] = ["kube_api", "input", "scan", "output"];
+
 /// The metrics of an audit loop; shared between the loop and the server.
 #[derive(Debug, Default)]
 pub struct AuditMetrics {
@@ -155,6 +159,11 @@ impl AuditMetrics {
         audits.inc_by(state.audits);
         registry.register("audits", "Audits finished since the start", audits);
         let errors = Family::<CauseLabels, Counter>::default();
+        // Every cause from the start, at 0: `increase()` sees a series's
+        // first failure only if the series existed before it.
+        for cause in ERROR_CAUSES {
+            errors.get_or_create(&CauseLabels { cause: cause.to_string() });
+        }
         for (cause, n) in &state.errors {
             errors.get_or_create(&CauseLabels { cause: cause.clone() }).inc_by(*n);
         }
@@ -199,6 +208,13 @@ impl Drop for MetricsServer {
 /// Longest a connection may stay open: a scrape is one small request.
 const CONNECTION_TIME: Duration = Duration::from_secs(10);
 
+/// Connections served at once; more are closed at once (a node has a
+/// scraper or two, not dozens).
+const MAX_CONNECTIONS: usize = 32;
+
+/// The pause after a failed accept (out of file descriptors).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
 /// The bound listener of `--metrics-addr`, not yet served.
 ///
 /// Bound before the first audit, so a port in use is an error at once;
@@ -234,11 +250,24 @@ fn serve_on(listener: std::net::TcpListener, metrics: Arc<AuditMetrics>) -> std:
     let thread = std::thread::Builder::new().name("metrics".into()).spawn(move || {
         runtime.block_on(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+            // One clone per open connection: its count is the number open.
+            let open = Arc::new(());
             while !flag.load(Ordering::Relaxed) {
                 let Ok(accepted) = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await else { continue };
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // EMFILE, ENFILE, ENOBUFS persist: retrying at once
+                    // would spin a core until they clear.
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                };
+                if Arc::strong_count(&open) > MAX_CONNECTIONS {
+                    drop(stream); // scrapers retry; a flood gets no file descriptors
+                    continue;
+                }
+                let held = open.clone();
                 let metrics = metrics.clone();
                 tokio::spawn(async move {
+                    let _held = held;
                     let service = hyper::service::service_fn(move |req| {
                         let metrics = metrics.clone();
                         async move { Ok::<_, std::convert::Infallible>(respond(&req, &metrics)) }
@@ -296,6 +325,16 @@ mod tests {
         let text = m.exposition();
         assert!(samples(&text, "portsweep_findings").is_empty(), "{text}");
         assert_eq!(samples(&text, "portsweep_audits_total"), ["portsweep_audits_total 0"]);
+        assert_eq!(
+            samples(&text, "portsweep_audit_errors_total"),
+            [
+                r#"portsweep_audit_errors_total{cause="input"} 0"#,
+                r#"portsweep_audit_errors_total{cause="kube_api"} 0"#,
+                r#"portsweep_audit_errors_total{cause="output"} 0"#,
+                r#"portsweep_audit_errors_total{cause="scan"} 0"#,
+            ],
+            "every cause exists before its first error: {text}"
+        );
         let full = report();
         assert_eq!(full.findings.len(), 2);
         m.record_audit(&full, SystemTime::now());
@@ -319,7 +358,15 @@ mod tests {
         assert_eq!(samples(&text, "portsweep_findings").len(), 1, "{text}");
         assert!(samples(&text, "portsweep_findings")[0].contains("cp-1"));
         assert_eq!(samples(&text, "portsweep_audits_total"), ["portsweep_audits_total 2"]);
-        assert_eq!(samples(&text, "portsweep_audit_errors_total"), [r#"portsweep_audit_errors_total{cause="kube_api"} 2"#]);
+        assert_eq!(
+            samples(&text, "portsweep_audit_errors_total"),
+            [
+                r#"portsweep_audit_errors_total{cause="input"} 0"#,
+                r#"portsweep_audit_errors_total{cause="kube_api"} 2"#,
+                r#"portsweep_audit_errors_total{cause="output"} 0"#,
+                r#"portsweep_audit_errors_total{cause="scan"} 0"#,
+            ]
+        );
         // An interrupted audit is no success: the timestamp stays.
         let before = samples(&text, "portsweep_audit_last_success_timestamp_seconds");
         let mut cut = fewer.clone();
@@ -329,6 +376,35 @@ mod tests {
         let text = m.exposition();
         assert_eq!(samples(&text, "portsweep_audit_last_success_timestamp_seconds"), before);
         assert_eq!(samples(&text, "portsweep_audit_last_complete"), ["portsweep_audit_last_complete 0"]);
+    }
+
+    #[test]
+    fn connections_beyond_the_cap_are_closed_and_scrapes_go_on() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let server = serve_on(listener, Arc::new(AuditMetrics::new())).unwrap();
+        // Idle connections (no request yet), each served by a task.
+        let idle: Vec<std::net::TcpStream> = (0..MAX_CONNECTIONS).map(|_| std::net::TcpStream::connect(server.addr).unwrap()).collect();
+        let mut one_more = std::net::TcpStream::connect(server.addr).unwrap();
+        one_more.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(one_more.read(&mut buf).unwrap(), 0, "connection {} was served", MAX_CONNECTIONS + 1);
+        drop(idle);
+        // Their tasks end: a scrape is served again (bounded retries).
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            if text.ends_with("\r\n\r\nok\n") {
+                break;
+            }
+            assert!(std::time::Instant::now() < until, "no scrape served after the idle connections closed: {text:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     #[test]

@@ -228,6 +228,12 @@ fn kube_api_audit_finds_what_the_kubectl_files_find() {
     let mut expected: Vec<String> = spec.findings.iter().filter(|f| *f != "unexpected worker-11 tcp/31000").cloned().collect();
     let kube_nodes: Vec<String> = (1..=3).map(|i| format!("cp-{i}")).chain((1..=21).map(|i| format!("worker-{i:02}"))).collect();
     expected.extend(kube_nodes.iter().filter(|n| !["worker-11", "worker-21"].contains(&n.as_str())).map(|n| format!("missing {n} tcp/31000")));
+    // shop/checkout (a LoadBalancer, externalTrafficPolicy Local): its
+    // NodePort and its health check port must answer on every node, and
+    // the scenario opens neither.
+    for port in [31500, 32100] {
+        expected.extend(kube_nodes.iter().filter(|n| *n != "worker-21").map(|n| format!("missing {n} tcp/{port}")));
+    }
     expected.sort();
     assert_eq!(finding_keys(&from_api), expected);
     let v = verify_audit(&s, &from_api.scan, true);

@@ -276,3 +276,25 @@ tests:
         alertname: PortsweepAuditNeverCompleted
         exp_alerts: []
 "#;
+
+/// `/metrics` maps the nodes' weak ports to anyone who reaches it: where an
+/// operator deploys it (the DaemonSet's and monitoring's headers) and the
+/// README say so, and how to restrict it.
+#[test]
+fn the_unauthenticated_metrics_port_is_documented_with_its_remedies() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = |name: &str| -> String {
+        let text = std::fs::read_to_string(dir.join("deploy/kubernetes").join(name)).unwrap();
+        text.lines().take_while(|l| l.starts_with('#')).collect::<Vec<_>>().join(" ")
+    };
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+    for (what, text) in [("daemonset.yaml's header", header("daemonset.yaml")), ("README", readme)] {
+        for needle in ["unauthenticated", "NetworkPolicy", "hostNetwork", "kube-rbac-proxy", "127.0.0.1"] {
+            assert!(text.contains(needle), "{what} does not say {needle:?}");
+        }
+    }
+    let monitoring = header("monitoring.yaml");
+    for needle in ["unauthenticated", "NetworkPolicy", "daemonset.yaml"] {
+        assert!(monitoring.contains(needle), "monitoring.yaml's header does not say {needle:?}");
+    }
+}

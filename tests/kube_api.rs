@@ -53,9 +53,20 @@ fn api_and_kubectl_json_give_the_same_inventory_and_nodeports() {
     let svc_file = parse_services(&kubectl_equivalent("Service", &["services.json"]), "svc.json").unwrap();
     assert_eq!(svc_api, svc_file);
     // NodePort and LoadBalancer ports; ClusterIP, SCTP and a LoadBalancer
-    // without NodePorts have none; ipFamilies kept.
+    // without NodePorts have none; ipFamilies kept; the health check port
+    // of a LoadBalancer with externalTrafficPolicy Local (kube-proxy opens
+    // it on every node) is one more TCP port of the Service's families.
     let got: Vec<String> = svc_api.iter().map(|s| format!("{}/{:?} {}/{} v4={} v6={}", s.port, s.protocol, s.namespace, s.name, s.families.ipv4, s.families.ipv6)).collect();
-    assert_eq!(got, ["30404/Udp media/rtp v4=true v6=true", "30555/Tcp shop/metrics-v6 v4=false v6=true", "31000/Tcp shop/storefront v4=true v6=false"]);
+    assert_eq!(
+        got,
+        [
+            "30404/Udp media/rtp v4=true v6=true",
+            "30555/Tcp shop/metrics-v6 v4=false v6=true",
+            "31000/Tcp shop/storefront v4=true v6=false",
+            "31500/Tcp shop/checkout v4=true v6=false",
+            "32100/Tcp shop/checkout (healthCheckNodePort) v4=true v6=false",
+        ]
+    );
     // Pagination: limit on every request, the continue token on the second.
     let token = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(fixture("kube/nodes-page-1.json")).unwrap()).unwrap()["metadata"]["continue"].as_str().unwrap().to_string();
     assert_eq!(server.requests(), [format!("/api/v1/nodes?limit=500"), format!("/api/v1/nodes?limit=500&continue={token}"), "/api/v1/services?limit=500".to_string()]);

@@ -10,10 +10,18 @@ use common::*;
 use portsweep::lab::Lab;
 use portsweep::report::HostStatus;
 
-/// The hop limit the target namespace's kernel puts on what it sends,
-/// read from the namespace itself (what the report must call the TTL).
-fn hop_limit(lab: &Lab) -> u8 {
-    let out = Command::new("ip").args(["netns", "exec", lab.target_ns(), "cat", "/proc/sys/net/ipv6/conf/lo/hop_limit"]).output().expect("reads the sysctl");
+/// A hop limit no kernel default has (64, 255), so the report's TTL can
+/// only be it if it is read from the replies.
+const TARGET_HOP_LIMIT: u8 = 57;
+
+/// Sets the hop limit on the interface the target namespace's replies
+/// leave by (its veth, `psw-t`: per-interface, so `lo`'s would not
+/// tell), and reads it back from the namespace.
+fn set_hop_limit(lab: &Lab, hops: u8) -> u8 {
+    let key = "/proc/sys/net/ipv6/conf/psw-t/hop_limit";
+    let set = Command::new("ip").args(["netns", "exec", lab.target_ns(), "sh", "-c", &format!("echo {hops} > {key}")]).status().expect("sets the sysctl");
+    assert!(set.success());
+    let out = Command::new("ip").args(["netns", "exec", lab.target_ns(), "cat", key]).output().expect("reads the sysctl");
     String::from_utf8_lossy(&out.stdout).trim().parse().expect("a hop limit")
 }
 
@@ -22,17 +30,19 @@ fn ipv6_tcp_and_udp_small_lab_is_exact_with_hop_limits() {
     let _g = lab_lock();
     let s = scenario("ipv6-small");
     let lab = Lab::build(&s).expect("lab builds");
+    assert_eq!(set_hop_limit(&lab, TARGET_HOP_LIMIT), TARGET_HOP_LIMIT);
     let (report, _) = scan_in_lab(&lab, &s, &[]);
     assert_exact(&s, &report);
     assert_eq!(report.stats.udp_unresolved, 0, "{:?}", report.stats);
     assert_eq!(report.stats.invalid_replies, 0);
     let down: Vec<String> = report.hosts.iter().filter(|h| h.status == HostStatus::Down).map(|h| h.address.to_string()).collect();
     assert_eq!(down, ["2001:2:0:2::8", "2001:2:0:3::f"], "RFC 5952 form, the unused and the dead address");
-    // Every answering port carries the hop limit where IPv4 has the TTL.
-    let hops = hop_limit(&lab);
+    // Every answering port carries the hop limit where IPv4 has the TTL:
+    // the veth's, which the replies (SYN-ACK, RST, ICMPv6) leave with.
     let answered: Vec<_> = report.hosts.iter().flat_map(|h| &h.ports).filter(|p| p.ttl.is_some()).collect();
     assert!(!answered.is_empty());
-    assert!(answered.iter().all(|p| p.ttl == Some(hops)), "hop limit {hops}");
+    let ttls: std::collections::BTreeSet<_> = answered.iter().map(|p| p.ttl).collect();
+    assert_eq!(ttls, [Some(TARGET_HOP_LIMIT)].into());
 }
 
 #[test]

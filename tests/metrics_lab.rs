@@ -88,6 +88,85 @@ fn query(lab: &Lab, q: &str) -> Vec<(BTreeMap<String, String>, f64)> {
         .unwrap_or_default()
 }
 
+/// The value of the sample `series` (name and labels, as written) of an
+/// exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `GET /metrics` on loopback of the test's own namespace.
+fn scrape(addr: std::net::SocketAddr) -> Option<String> {
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text.split_once("\r\n\r\n")?.1.to_string())
+}
+
+/// Audits of a recorded scan report (`--scan-report`: no packets, no
+/// privileges) every second: an output that cannot be written in a later
+/// round is counted as `output` while the audits' own figures go on, and
+/// a textfile that cannot be written then does not end the loop; in the
+/// first round it does.
+#[test]
+fn a_failed_output_in_a_later_round_is_counted_and_the_metrics_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("scan.json");
+    std::fs::write(&scan, README_SCAN).unwrap();
+    let (out_dir, text_dir) = (dir.path().join("out"), dir.path().join("text"));
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::create_dir(&text_dir).unwrap();
+    let textfile = text_dir.join("portsweep.prom");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let audit = |textfile: &Path, extra: &[&str]| {
+        let mut c = Command::new(bin());
+        c.args(["audit", "--control-plane", "198.19.0.10", "--worker", "198.19.1.1", "--from", "control-plane", "--every", "1s", "--format", "json"]);
+        c.arg("--scan-report").arg(&scan).arg("--output").arg(out_dir.join("audit.json")).arg("--textfile").arg(textfile).args(extra);
+        c
+    };
+    // Round 1: a textfile that cannot be written ends the command.
+    let o = audit(&dir.path().join("absent/portsweep.prom"), &[]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--textfile"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let log = std::fs::File::create(dir.path().join("audit.log")).unwrap();
+    let child = audit(&textfile, &["--metrics-addr", &addr.to_string()]).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    let mut running = Stopped(child);
+    let log = || std::fs::read_to_string(dir.path().join("audit.log")).unwrap_or_default();
+    // Until `predicate` holds of the exposition (bounded), the audit alive.
+    let mut wait_for = |what: &str, predicate: &dyn Fn(f64, f64) -> bool| -> (f64, f64) {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(running.0.try_wait().unwrap().is_none(), "the audit ended waiting for {what}: {}", log());
+            if let Some(text) = scrape(addr) {
+                let audits = sample(&text, "portsweep_audits_total").unwrap();
+                let output_errors = sample(&text, r#"portsweep_audit_errors_total{cause="output"}"#).unwrap();
+                if predicate(audits, output_errors) {
+                    return (audits, output_errors);
+                }
+            }
+            assert!(Instant::now() < until, "no {what} within 30 s: {}", log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (audits, _) = wait_for("a first audit", &|audits, errors| audits >= 1.0 && errors == 0.0);
+    assert!(out_dir.join("audit.json").exists() && textfile.exists());
+    // The report's directory goes: every round fails to write it, and
+    // every round's audit is still counted.
+    std::fs::remove_dir_all(&out_dir).unwrap();
+    let (later, errors) = wait_for("two output errors", &|_, errors| errors >= 2.0);
+    assert!(later >= audits + errors, "{later} audits, {errors} output errors after {audits} audits: the metrics froze");
+    assert!(log().contains("failed (output)"), "{}", log());
+    // The textfile's directory goes too: two output errors a round, and
+    // the loop goes on.
+    std::fs::remove_dir_all(&text_dir).unwrap();
+    let (_, before) = wait_for("the textfile error", &|_, e| e >= errors + 1.0);
+    let (audits_then, _) = wait_for("more rounds", &|_, e| e >= before + 4.0);
+    assert!(audits_then >= later + 2.0, "{audits_then} audits");
+    assert!(log().contains("--textfile"), "{}", log());
+}
+
 fn promtool_check_metrics(text: &str) {
     let mut p = Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("promtool (Debian package prometheus)");
     p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
@@ -171,9 +250,15 @@ fn prometheus_scrapes_the_findings_of_a_running_audit() {
     assert!(audits.len() == 1 && audits[0].1 >= 1.0, "{audits:?}");
     let complete = query(&lab, "portsweep_audit_last_complete");
     assert_eq!(complete.iter().map(|s| s.1).collect::<Vec<_>>(), [1.0]);
-    let probes = query(&lab, "portsweep_audit_last_probes");
-    assert_eq!(probes.len(), 1);
-    assert!(probes[0].1 >= report.scan.stats.probes_sent.min(1) as f64);
+    // The figures of the report's own round: the report was read before
+    // this exposition, and a round records its metrics before writing its
+    // report, so one audit counted means the report is of that audit.
+    let (status, body) = get(&lab, METRICS, "/metrics").expect("metrics answer");
+    assert_eq!(status, 200);
+    assert_eq!(sample(&body, "portsweep_audits_total"), Some(1.0), "a second round ran before the report was read:\n{body}");
+    assert_eq!(sample(&body, "portsweep_audit_last_probes"), Some(report.scan.stats.probes_sent as f64), "{body}");
+    assert_eq!(sample(&body, "portsweep_audit_last_replies"), Some(report.scan.stats.replies as f64), "{body}");
+    assert!(report.scan.stats.probes_sent > 0 && report.scan.stats.replies > 0);
 
     // The exposition and the textfile pass promtool's checks.
     let (status, body) = get(&lab, METRICS, "/metrics").expect("metrics answer");

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::bin;
+use common::{bin, README_SCAN};
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
@@ -54,28 +54,6 @@ fn every_subcommand_help_has_examples_as_the_readme_says() {
     assert_eq!(seen, ["audit", "completions", "demo", "diff", "lab", "lab bench", "lab clean", "lab exec", "man", "matrix", "merge", "plan", "report", "scan"]);
 }
 
-/// A scan report as the README's JSON contract describes it: a control-plane
-/// node with kube-scheduler exposed and etcd (one entry, 2379-2380) rejected,
-/// and a worker whose kubelet is silently firewalled.
-const SCAN: &str = r#"{"portsweep": "0.1.0", "format_version": 1, "kind": "scan",
- "started": "2026-11-27T05:01:49.120Z", "finished": "2026-11-27T05:01:49.480Z",
- "complete": true, "args": ["portsweep", "scan"], "seed": 1, "shard": "1/1",
- "ports": "T:443,2379-2380,6443,10248,10250-10252,10256-10257,10259,30000-32767,38088,U:123,8472",
- "stats": {"probes_sent": 5570, "replies": 5566, "invalid_replies": 0, "retransmissions": 0,
-           "duration_s": 0.1, "rate_pps": 55700.0, "rx_dropped": 0, "passes": 2, "srtt_us": 310},
- "hosts": [
-  {"address": "198.19.0.10", "status": "up", "default_state": "closed", "default_reason": "rst", "ports": [
-    {"port": 2379, "protocol": "tcp", "state": "filtered", "reason": "admin-prohibited"},
-    {"port": 2380, "protocol": "tcp", "state": "filtered", "reason": "admin-prohibited"},
-    {"port": 6443, "protocol": "tcp", "state": "open", "reason": "syn-ack", "ttl": 64},
-    {"port": 10250, "protocol": "tcp", "state": "open", "reason": "syn-ack", "ttl": 64},
-    {"port": 10256, "protocol": "tcp", "state": "open", "reason": "syn-ack", "ttl": 64},
-    {"port": 10259, "protocol": "tcp", "state": "open", "reason": "syn-ack", "ttl": 64},
-    {"port": 8472, "protocol": "udp", "state": "open|filtered", "reason": "no-response"}]},
-  {"address": "198.19.1.1", "status": "up", "default_state": "closed", "default_reason": "rst", "ports": [
-    {"port": 10250, "protocol": "tcp", "state": "filtered", "reason": "no-response"},
-    {"port": 10256, "protocol": "tcp", "state": "open", "reason": "syn-ack", "ttl": 64},
-    {"port": 8472, "protocol": "udp", "state": "open|filtered", "reason": "no-response"}]}]}"#;
 
 #[test]
 fn junit_is_as_the_readme_describes() {
@@ -83,7 +61,7 @@ fn junit_is_as_the_readme_describes() {
     assert!(text.contains("`--format junit` (one suite per node; one test case per planned port or range, and one per finding on a port the plan lacks; a case with findings fails once, its `<failure>` listing every finding of the case"), "the README's JUnit sentence changed");
     let dir = tempfile::tempdir().unwrap();
     let scan = dir.path().join("scan.json");
-    std::fs::write(&scan, SCAN).unwrap();
+    std::fs::write(&scan, README_SCAN).unwrap();
     let out = Command::new(bin())
         .args(["audit", "--control-plane", "198.19.0.10", "--worker", "198.19.1.1", "--from", "control-plane", "--format", "junit", "--scan-report"])
         .arg(&scan)

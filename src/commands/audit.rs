@@ -44,27 +44,39 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     for round in 1u64.. {
         let started = std::time::Instant::now();
         let started_at = std::time::SystemTime::now();
-        match audit_once(&args, &mut sockets, stop.clone(), &destinations) {
+        // The first round fails the command (a wrong flag, file or
+        // privilege shows at once); later ones are counted, said and
+        // retried at the next interval, as a DaemonSet must.
+        let later = round > 1 && args.every.is_some();
+        let failed = |failure: Failure, cause: &str| -> Result<(), Failure> {
+            if !later {
+                return Err(failure);
+            }
+            eprintln!("portsweep: audit round {round} failed ({cause}): {}", crate::message(&failure.error));
+            metrics.record_error(cause);
+            Ok(())
+        };
+        match audit_once(&args, &mut sockets, stop.clone(), first_file(&destinations)) {
             Ok(None) => return Ok(0),
-            Ok(Some((report, round_code))) => {
+            Ok(Some((report, plan))) => {
+                // Recorded before the outputs are written: a full disk
+                // must not freeze the metrics of scans that succeed.
                 metrics.record_audit(&report, started_at);
-                code = round_code;
+                match write_outputs(&args, &report, &plan, &destinations) {
+                    Ok(round_code) => code = round_code,
+                    Err(failure) => failed(failure, "output")?,
+                }
             }
-            // The first round fails the command (a wrong flag, file or
-            // privilege shows at once); later ones are counted, said and
-            // retried at the next interval, as a DaemonSet must.
-            Err((failure, cause)) if round > 1 && args.every.is_some() => {
-                eprintln!("portsweep: audit round {round} failed ({cause}): {}", crate::message(&failure.error));
-                metrics.record_error(cause);
-            }
-            Err((failure, _)) => return Err(failure),
+            Err((failure, cause)) => failed(failure, cause)?,
         }
         if let Some(l) = listener.take() {
             let addr = l.local_addr().map_err(|e| Failure::runtime(anyhow!("--metrics-addr: {e}")))?;
             _server = Some(l.serve(metrics.clone()).map_err(|e| Failure::runtime(anyhow!("--metrics-addr {addr}: {e}")))?);
         }
         if let Some(path) = &args.textfile {
-            portsweep::metrics::write_textfile(path, &metrics.exposition()).map_err(|e| Failure::runtime(anyhow!("--textfile {}: {e}", path.display())))?;
+            if let Err(e) = portsweep::metrics::write_textfile(path, &metrics.exposition()) {
+                failed(Failure::runtime(anyhow!("--textfile {}: {e}", path.display())), "output")?;
+            }
         }
         // `--every`: audit again until stopped (the DaemonSet's mode).
         let Some(every) = args.every else { return Ok(code) };
@@ -81,11 +93,11 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     Ok(code)
 }
 
-/// One audit: scan, judge, write every output. The report and the exit
-/// code, or `None` for a dry run; a failure with its cause for the
-/// metrics (`kube_api`, `input`, `scan`, `output`).
-fn audit_once(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, destinations: &[output::Destination<portsweep::audit::AuditFormat>]) -> Result<Option<(AuditReport, u8)>, (Failure, &'static str)> {
-    let (report, plan) = execute(args, sockets, stop, std::env::args().collect(), first_file(destinations)).map_err(|f| {
+/// One audit: scan and judge. The report and its plan, or `None` for a
+/// dry run; a failure with its cause for the metrics (`kube_api`,
+/// `input`, `scan`).
+fn audit_once(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, checkpoint_near: Option<&Path>) -> Result<Option<(AuditReport, portsweep::plan::EffectivePlan)>, (Failure, &'static str)> {
+    let (report, plan) = execute(args, sockets, stop, std::env::args().collect(), checkpoint_near).map_err(|f| {
         let cause = if f.error.downcast_ref::<InventoryError>().is_some_and(|e| matches!(e, InventoryError::Kube(_))) {
             "kube_api"
         } else if f.code == 2 {
@@ -96,9 +108,13 @@ fn audit_once(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, de
         (f, cause)
     })?;
     sockets.idle();
-    let Some(report) = report else { return Ok(None) };
+    Ok(report.map(|r| (r, plan)))
+}
+
+/// Every output of one audit and its closing line; the exit code.
+fn write_outputs(args: &AuditArgs, report: &AuditReport, plan: &portsweep::plan::EffectivePlan, destinations: &[output::Destination<portsweep::audit::AuditFormat>]) -> Result<u8, Failure> {
     // Every format from the one report of this sweep.
-    super::write_all(destinations, |f| portsweep::render::audit(&report, &plan, f)).map_err(|f| (f, "output"))?;
+    super::write_all(destinations, |f| portsweep::render::audit(report, plan, f))?;
     let s = &report.summary;
     let severities: Vec<String> = s.findings_by_severity.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
     super::closing_line(
@@ -114,8 +130,7 @@ fn audit_once(args: &AuditArgs, sockets: &mut Sockets, stop: Arc<AtomicBool>, de
         ),
         destinations,
     );
-    let code = if report.scan.complete { report.exit_code(args.fail_on) } else { 130 };
-    Ok(Some((report, code)))
+    Ok(if report.scan.complete { report.exit_code(args.fail_on) } else { 130 })
 }
 
 /// `kube` in place of a file: the Kubernetes API (a file named kube is

@@ -24,7 +24,7 @@ pub mod store;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -100,6 +100,10 @@ struct Counters {
     new_answers: AtomicU64,
     open_found: AtomicU64,
     last_answer_us: AtomicU64,
+    /// Probes handed to the sinks, and those the kernel refused, by family.
+    offered: [AtomicU64; 2],
+    refused: [AtomicU64; 2],
+    refusal_errno: [AtomicI32; 2],
 }
 
 /// Figures of a finished (or interrupted) scan.
@@ -117,6 +121,12 @@ pub struct ScanStats {
     /// ICMP rounds run for rate-limited UDP hosts.
     #[serde(default)]
     pub icmp_rounds: u32,
+    /// Probes the kernel refused to send (no route, `EADDRNOTAVAIL`, a
+    /// local firewall…), counted in `probes_sent`: their pairs stay
+    /// unanswered. A scan whose every probe of one family is refused fails
+    /// ([`AllRefused`]) instead of reporting that family all filtered.
+    #[serde(default)]
+    pub probes_refused: u64,
     /// Silent UDP pairs whose silence was not established (see [`icmp`]:
     /// of hosts that answered, or of every host in a UDP-only scan):
     /// reported `open|filtered`, but they may be closed ports whose ICMP
@@ -241,6 +251,68 @@ impl Shared {
     }
 }
 
+/// A [`ScanConfig`] the engine refuses before sending anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// IPv4 targets with `source` left at `0.0.0.0`: every probe would
+    /// leave from the unspecified address and no reply could come back.
+    #[error("the targets include IPv4 hosts but the scan has no IPv4 source address")]
+    NoSource4,
+    /// IPv6 targets with `source6` = `None` (the probes would leave from `::`).
+    #[error("the targets include IPv6 hosts but the scan has no IPv6 source address")]
+    NoSource6,
+}
+
+impl ScanConfig {
+    /// Checks that every family the targets hold has a source address, so
+    /// the hot path never needs a fallback.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.space.hosts.has_v4() && self.source.is_unspecified() {
+            return Err(ConfigError::NoSource4);
+        }
+        if self.space.hosts.has_v6() && self.source6.is_none_or(|s| s.is_unspecified()) {
+            return Err(ConfigError::NoSource6);
+        }
+        Ok(())
+    }
+}
+
+/// Every probe of one family was refused by the kernel: the scan learned
+/// nothing about those hosts (a wrong source address, no route), which
+/// must not read as "all filtered".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the kernel refused every {family} probe ({count} sent): {cause}; check the {family} source address (--source-ip) and the routes to the targets")]
+pub struct AllRefused {
+    pub family: &'static str,
+    pub count: u64,
+    pub cause: String,
+}
+
+/// Hands a full (or last) batch to the sink at the pacer's rate, and counts
+/// it: sent, retransmitted, refused by family.
+fn flush_batch(shared: &Shared, sink: &mut dyn ProbeSink, pacer: &mut Pacer, batch: &mut TxBatch, retransmission: bool) -> io::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    pacer.admit(batch.len());
+    let family = batch.get(0).1.is_ipv6() as usize;
+    let before = sink.refusals().count[family];
+    sink.send(batch)?;
+    let after = sink.refusals();
+    let c = &shared.counters;
+    c.probes_sent.fetch_add(batch.len() as u64, Relaxed);
+    c.offered[family].fetch_add(batch.len() as u64, Relaxed);
+    if after.count[family] > before {
+        c.refused[family].fetch_add(after.count[family] - before, Relaxed);
+        c.refusal_errno[family].store(after.last_errno[family], Relaxed);
+    }
+    if retransmission {
+        c.retransmissions.fetch_add(batch.len() as u64, Relaxed);
+    }
+    batch.clear();
+    Ok(())
+}
+
 /// Work for a sender: a pass over the permuted order, or an explicit list
 /// of pairs in the order given (ICMP rounds).
 struct PassJob {
@@ -258,6 +330,7 @@ pub fn run(
     stop: Arc<AtomicBool>,
     on_tick: &mut dyn FnMut(&Progress),
 ) -> io::Result<Outcome> {
+    config.check().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let started = SystemTime::now();
     let space = config.space.clone();
     let perm = Permutation::new(space.len(), config.seed);
@@ -434,9 +507,17 @@ pub fn run(
         passes: passes + passes_before_resume(&shared),
         srtt_us: shared.srtt_us.load(Relaxed),
         icmp_rounds: rounds.rounds,
+        probes_refused: c.refused.iter().map(|r| r.load(Relaxed)).sum(),
         udp_unresolved: rounds.unresolved.len() as u64,
         icmp_wait_hint_s: rounds.wait_hint.map(|d| d.as_secs_f64().ceil() as u64),
     };
+    for (family, name) in [(0, "IPv4"), (1, "IPv6")] {
+        let offered = c.offered[family].load(Relaxed);
+        if offered > 0 && c.refused[family].load(Relaxed) == offered {
+            let cause = io::Error::from_raw_os_error(c.refusal_errno[family].load(Relaxed));
+            return Err(io::Error::other(AllRefused { family: name, count: offered, cause: cause.to_string() }));
+        }
+    }
     Ok(Outcome { store: shared.store, stats, complete, started, finished: SystemTime::now(), stopped_at, unresolved: rounds.unresolved })
 }
 
@@ -490,19 +571,7 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batches: &mut Batches, p
     let templates = Templates::new();
     let times = &shared.chunk_sent_us[(attempt & 1) as usize];
     let (shard_index, shard_count) = (config.shard.index, config.shard.count);
-    let mut flush = |batch: &mut TxBatch| -> io::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        pacer.admit(batch.len());
-        sink.send(batch)?;
-        shared.counters.probes_sent.fetch_add(batch.len() as u64, Relaxed);
-        if retry {
-            shared.counters.retransmissions.fetch_add(batch.len() as u64, Relaxed);
-        }
-        batch.clear();
-        Ok(())
-    };
+    let mut flush = |batch: &mut TxBatch| flush_batch(shared, sink, pacer, batch, retry);
     for b in &mut batches.0 {
         b.clear();
     }
@@ -526,10 +595,17 @@ fn send_pass(shared: &Shared, sink: &mut dyn ProbeSink, batches: &mut Batches, p
                 flush(batch)?;
             }
         }
+        // Nothing is held past its chunk: in a mixed scan the smaller
+        // family's batch would otherwise fill over many chunks, its probes
+        // leaving long after the chunk's stamped send time (inflated RTT
+        // samples) and after a checkpoint's `resume_at` had passed them
+        // (lost on a kill). Costs at most one short `sendmmsg` per family
+        // per chunk; a one-family scan's full batches end with the chunk.
+        let [b4, b6] = &mut batches.0;
+        flush(b4)?;
+        flush(b6)?;
     }
-    let [b4, b6] = &mut batches.0;
-    flush(b4)?;
-    flush(b6)
+    Ok(())
 }
 
 /// The SYN templates of both families.
@@ -572,9 +648,8 @@ fn push_probe<'b>(config: &ScanConfig, templates: &Templates, batches: &'b mut B
         }
         IpAddr::V6(dst) => {
             let batch = &mut batches.0[1];
-            // A scan with IPv6 targets always has an IPv6 source
-            // (`commands::scan` resolves one per family).
-            let src = config.source6.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            // `run` refused the config unless IPv6 targets have a source.
+            let Some(src) = config.source6 else { return batch };
             match proto {
                 Protocol::Tcp => {
                     let tag = config.cookie.tag(src, dst, PROTO_TCP, dport, attempt);
@@ -598,17 +673,7 @@ fn push_probe<'b>(config: &ScanConfig, templates: &Templates, batches: &'b mut B
 /// probe and its canary are of one address, so of one family's batch).
 fn send_list(shared: &Shared, sink: &mut dyn ProbeSink, batches: &mut Batches, pacer: &mut Pacer, attempt: u8, list: &[(u64, u16)]) -> io::Result<()> {
     let templates = Templates::new();
-    let mut flush = |batch: &mut TxBatch| -> io::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        pacer.admit(batch.len());
-        sink.send(batch)?;
-        shared.counters.probes_sent.fetch_add(batch.len() as u64, Relaxed);
-        shared.counters.retransmissions.fetch_add(batch.len() as u64, Relaxed);
-        batch.clear();
-        Ok(())
-    };
+    let mut flush = |batch: &mut TxBatch| flush_batch(shared, sink, pacer, batch, true);
     for b in &mut batches.0 {
         b.clear();
     }
@@ -915,6 +980,134 @@ mod tests {
         // A scan without an IPv6 source ignores IPv6 altogether.
         config.source6 = None;
         assert!(validate(&config, &reply).is_none());
+    }
+
+    /// A sink that only records which pairs each `sendmmsg` carried.
+    struct Recorder {
+        space: Arc<ScanSpace>,
+        batches: Arc<std::sync::Mutex<Vec<Vec<u64>>>>,
+        /// Refuses (EADDRNOTAVAIL) every IPv6 probe to these ports.
+        refuse_v6_ports: Vec<u16>,
+        refusals: crate::io::Refusals,
+    }
+
+    impl ProbeSink for Recorder {
+        fn send(&mut self, batch: &TxBatch) -> io::Result<()> {
+            let pairs = (0..batch.len())
+                .map(|i| {
+                    let (frame, dst) = batch.get(i);
+                    // The destination port: after the 20-byte IPv4 or 40-byte IPv6 header.
+                    let at = if dst.is_ipv4() { 20 } else { 40 } + 2;
+                    let port = u16::from_be_bytes([frame[at], frame[at + 1]]);
+                    if dst.is_ipv6() && self.refuse_v6_ports.contains(&port) {
+                        self.refusals.count[1] += 1;
+                        self.refusals.last_errno[1] = libc::EADDRNOTAVAIL;
+                    }
+                    self.space.index_of(dst, Protocol::Tcp, port).expect("a probe of the space")
+                })
+                .collect();
+            self.batches.lock().unwrap().push(pairs);
+            Ok(())
+        }
+
+        fn refusals(&self) -> crate::io::Refusals {
+            self.refusals
+        }
+    }
+
+    /// A network that never answers.
+    struct Silence;
+
+    impl ReplySource for Silence {
+        fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
+            batch.set_len(0);
+            std::thread::sleep(Duration::from_millis(1));
+            Ok(())
+        }
+    }
+
+    fn config_for(targets: &[&str], ports: &str, source6: Option<Ipv6Addr>) -> ScanConfig {
+        let hosts = crate::space::HostSet::parse(&targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[]).unwrap();
+        ScanConfig {
+            space: Arc::new(ScanSpace::new(hosts, crate::space::PortList::parse(ports, Protocol::Tcp).unwrap())),
+            source: Ipv4Addr::new(198, 18, 0, 1),
+            source6,
+            rate: None,
+            max_retries: 0,
+            wait: Some(Duration::from_millis(1)),
+            seed: 7,
+            cookie: Cookie::new(5, 6),
+            shard: Shard::WHOLE,
+            icmp_wait: Duration::from_secs(1),
+            resume: None,
+            payloads: PayloadTable::builtin(),
+        }
+    }
+
+    /// A lopsided mixed scan (2048 IPv4 hosts, 4 IPv6 ones): every
+    /// `sendmmsg` carries probes of one chunk only, so the rare family's
+    /// probes are not held over the chunks that follow theirs.
+    #[test]
+    fn no_probe_is_held_past_its_chunk() {
+        let config = config_for(&["198.19.0.0/21", "2001:2:0:1::/126"], "T:443", Some("2001:2::1".parse().unwrap()));
+        let space = config.space.clone();
+        let perm = Permutation::new(space.len(), config.seed);
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Recorder { space: space.clone(), batches: batches.clone(), refuse_v6_ports: vec![], refusals: Default::default() };
+        let outcome = run(config, vec![Box::new(sink)], Box::new(Silence), Arc::new(AtomicBool::new(false)), &mut |_| {}).unwrap();
+        assert_eq!(outcome.stats.probes_sent, space.len());
+        let batches = batches.lock().unwrap();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>() as u64, space.len());
+        let v6_batches = batches.iter().filter(|b| space.pair(b[0]).0.is_ipv6()).count();
+        assert!(v6_batches >= 2, "the IPv6 probes fall in several chunks: {v6_batches} batches");
+        for b in batches.iter() {
+            let chunks: std::collections::BTreeSet<u64> = b.iter().map(|&i| perm.position_of(i) / CHUNK).collect();
+            assert_eq!(chunks.len(), 1, "a batch spans chunks {chunks:?}");
+        }
+    }
+
+    /// A family of targets without its source address is refused before
+    /// anything is sent (it would leave from `::` or `0.0.0.0`).
+    #[test]
+    fn a_family_without_a_source_is_refused() {
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let attempt = |config: ScanConfig| {
+            let sink = Recorder { space: config.space.clone(), batches: batches.clone(), refuse_v6_ports: vec![], refusals: Default::default() };
+            run(config, vec![Box::new(sink)], Box::new(Silence), Arc::new(AtomicBool::new(false)), &mut |_| {})
+        };
+        let err = attempt(config_for(&["198.19.0.1", "2001:2:0:1::1"], "T:22", None)).err().expect("refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(err.get_ref().and_then(|e| e.downcast_ref::<ConfigError>()), Some(&ConfigError::NoSource6));
+        assert!(err.to_string().contains("no IPv6 source address"), "{err}");
+        let mut v4_unspecified = config_for(&["198.19.0.1"], "T:22", None);
+        v4_unspecified.source = Ipv4Addr::UNSPECIFIED;
+        let err = attempt(v4_unspecified).err().expect("refused");
+        assert_eq!(err.get_ref().and_then(|e| e.downcast_ref::<ConfigError>()), Some(&ConfigError::NoSource4));
+        assert!(batches.lock().unwrap().is_empty(), "nothing was sent");
+        // Each family with its source, or only the family that has one: accepted.
+        assert!(attempt(config_for(&["198.19.0.1"], "T:22", None)).is_ok());
+        let mut v6_only = config_for(&["2001:2:0:1::1"], "T:22", Some("2001:2::1".parse().unwrap()));
+        v6_only.source = Ipv4Addr::UNSPECIFIED;
+        assert!(attempt(v6_only).is_ok());
+    }
+
+    /// Probes the kernel refuses are counted in the stats; when it refuses
+    /// every probe of a family (a wrong IPv6 source), the scan fails
+    /// naming the family and the cause instead of reporting it filtered.
+    #[test]
+    fn refused_probes_are_counted_and_a_family_refused_whole_fails() {
+        let run_refusing = |ports: Vec<u16>| {
+            let config = config_for(&["198.19.0.0/29", "2001:2:0:1::/126"], "T:22,443", Some("2001:2::1".parse().unwrap()));
+            let sink = Recorder { space: config.space.clone(), batches: Default::default(), refuse_v6_ports: ports, refusals: Default::default() };
+            run(config, vec![Box::new(sink)], Box::new(Silence), Arc::new(AtomicBool::new(false)), &mut |_| {})
+        };
+        let outcome = run_refusing(vec![443]).expect("some IPv6 probes got out");
+        // 4 IPv6 hosts × port 443, one pass (max_retries 0).
+        assert_eq!((outcome.stats.probes_refused, outcome.stats.probes_sent), (4, 24));
+        let err = run_refusing(vec![22, 443]).err().expect("every IPv6 probe refused");
+        let refused = err.get_ref().and_then(|e| e.downcast_ref::<AllRefused>()).expect("typed");
+        assert_eq!((refused.family, refused.count), ("IPv6", 8));
+        assert!(err.to_string().contains("the kernel refused every IPv6 probe (8 sent): Cannot assign requested address"), "{err}");
     }
 
     #[test]

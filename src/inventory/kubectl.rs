@@ -18,7 +18,9 @@
 //!
 //! Services: every `spec.ports[].nodePort` of Services of type NodePort or
 //! LoadBalancer, TCP or UDP. SCTP NodePorts are skipped: a TCP/UDP scanner
-//! cannot probe them.
+//! cannot probe them. A LoadBalancer with `externalTrafficPolicy: Local`
+//! also has `spec.healthCheckNodePort`, which kube-proxy opens (TCP) on
+//! every node: it is one more port, named `<service> (healthCheckNodePort)`.
 
 use super::{too_many_nodes, Inventory, InventoryError, Node, MAX_NODES};
 use crate::plan::Protocol;
@@ -257,6 +259,10 @@ pub fn parse_services(
     services_of(&items, source_name, &|name| name_line(text, name))
 }
 
+/// What follows a Service's name for its `spec.healthCheckNodePort`, so
+/// the finding's component says whose health check the port is.
+pub const HEALTH_CHECK: &str = "(healthCheckNodePort)";
+
 /// Every NodePort of Service objects, from kubectl output or from the API,
 /// sorted by port, protocol, namespace, name. `line_of` places an error at
 /// the object's name when there is a file to point into.
@@ -284,6 +290,21 @@ pub(super) fn services_of(items: &[k8s::Service], source_name: &str, line_of: &d
                 f
             }
         };
+        // `externalTrafficPolicy: Local`: kube-proxy also serves the load
+        // balancer's health check (TCP, plain HTTP) on every node, even
+        // with allocateLoadBalancerNodePorts=false.
+        if let Some(port) = spec.health_check_node_port.filter(|&n| n != 0) {
+            let Some(port) = u16::try_from(port).ok().filter(|&n| n > 0) else {
+                return Err(bad(format!("healthCheckNodePort {port} is not a port number (1-65535)")));
+            };
+            out.push(NodePortService {
+                port,
+                protocol: Protocol::Tcp,
+                namespace: namespace.to_string(),
+                name: format!("{name} {HEALTH_CHECK}"),
+                families,
+            });
+        }
         for p in spec.ports.as_deref().unwrap_or_default() {
             // A LoadBalancer with allocateLoadBalancerNodePorts=false has none.
             let Some(port) = p.node_port.filter(|&n| n != 0) else {

@@ -127,10 +127,24 @@ impl RxBatch {
     }
 }
 
+/// Probes a sink skipped because the kernel refused them one by one
+/// (`EADDRNOTAVAIL`, `EINVAL`, `EPERM`, no route…), by family (0 = IPv4,
+/// 1 = IPv6), with the last error number of each: the engine counts them
+/// and fails a scan whose every probe of one family was refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refusals {
+    pub count: [u64; 2],
+    pub last_errno: [i32; 2],
+}
+
 /// Where probes go: the kernel (raw socket) or a simulation.
 pub trait ProbeSink: Send {
     /// Sends every probe of the batch; retries on a full queue itself.
     fn send(&mut self, batch: &TxBatch) -> io::Result<()>;
+    /// Probes refused so far (running totals).
+    fn refusals(&self) -> Refusals {
+        Refusals::default()
+    }
 }
 
 /// Where replies come from.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ring::RxRing;
-use super::{ProbeSink, ReplySource, RxBatch, TxBatch, RX_SLOT};
+use super::{ProbeSink, Refusals, ReplySource, RxBatch, TxBatch, RX_SLOT};
 use crate::wire::SPORT_BASE;
 
 /// Longest we keep retrying a full send queue before calling it an error.
@@ -77,7 +77,7 @@ pub struct RawSender {
     link: Option<Box<libc::sockaddr_ll>>,
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
-    skipped: u64,
+    refusals: Refusals,
 }
 
 // SAFETY: the raw pointers in `iovs`/`msgs` are rebuilt on every call from
@@ -147,7 +147,7 @@ impl RawSender {
         let zero_addr6: libc::sockaddr_in6 = unsafe { zeroed() };
         let zero_iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
         let zero_msg: libc::mmsghdr = unsafe { zeroed() };
-        RawSender { fd, fd6, addrs: vec![zero_addr; capacity], addrs6: vec![zero_addr6; capacity], link, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], skipped: 0 }
+        RawSender { fd, fd6, addrs: vec![zero_addr; capacity], addrs6: vec![zero_addr6; capacity], link, iovs: vec![zero_iov; capacity], msgs: vec![zero_msg; capacity], refusals: Refusals::default() }
     }
 
     /// Another sender on the same sockets (duplicated descriptors): opening
@@ -163,7 +163,7 @@ impl RawSender {
 
     /// Packets the kernel refused one by one (and `send` skipped).
     pub fn skipped(&self) -> u64 {
-        self.skipped
+        self.refusals.count.iter().sum()
     }
 
     /// Sends `msgs[from..to]` on `fd`, retrying a full queue and skipping
@@ -197,9 +197,12 @@ impl RawSender {
                 // A probe the kernel refuses (no route, EPERM from a local
                 // firewall) must not stall the others: skip it. It stays
                 // unanswered and ends filtered, as nmap reports it.
-                Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EINVAL) | Some(libc::EADDRNOTAVAIL) => {
+                // Counted by family ([`Refusals`]): the engine fails a scan
+                // whose every probe of a family was refused.
+                Some(errno @ (libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EPERM | libc::EACCES | libc::EINVAL | libc::EADDRNOTAVAIL)) => {
                     done += 1;
-                    self.skipped += 1;
+                    self.refusals.count[ipv6 as usize] += 1;
+                    self.refusals.last_errno[ipv6 as usize] = errno;
                 }
                 _ => return Err(err),
             }
@@ -209,6 +212,10 @@ impl RawSender {
 }
 
 impl ProbeSink for RawSender {
+    fn refusals(&self) -> Refusals {
+        self.refusals
+    }
+
     fn send(&mut self, batch: &TxBatch) -> io::Result<()> {
         let n = batch.len().min(self.msgs.len());
         for i in 0..n {

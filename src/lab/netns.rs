@@ -127,7 +127,9 @@ pub fn cidrs(mut a: u32, b: u32) -> Vec<(Ipv4Addr, u8)> {
 impl Lab {
     /// Builds the lab a scenario describes.
     pub fn build(scenario: &Scenario) -> Result<Lab, LabError> {
-        for (tool, package) in [("ip", "iproute2"), ("nft", "nftables"), ("ethtool", "ethtool")] {
+        // ethtool only turns off the veth's checksum offload for IPv6.
+        let ethtool = scenario.has_ipv6().then_some(("ethtool", "ethtool"));
+        for (tool, package) in [("ip", "iproute2"), ("nft", "nftables")].into_iter().chain(ethtool) {
             if !tool_present(tool) {
                 return Err(LabError::MissingTool { tool, package });
             }
@@ -169,7 +171,7 @@ impl Lab {
         let _ = writeln!(script, "link set lo up");
         let _ = writeln!(script, "link set {SCANNER_IF} up");
         let _ = writeln!(script, "route add 198.18.0.0/15 via {TARGET_GATEWAY}");
-        let ipv6 = scenario.present_hosts().has_v6();
+        let ipv6 = scenario.has_ipv6();
         if ipv6 {
             let _ = writeln!(script, "addr add {SCANNER_ADDR6}/64 dev {SCANNER_IF} nodad");
             let _ = writeln!(script, "route add 2001:2::/48 via {TARGET_GATEWAY6}");
@@ -232,7 +234,7 @@ impl Lab {
     /// IPv6 ones, a `table ip6 psw6` for those.
     pub fn ruleset(scenario: &Scenario) -> String {
         let mut out = Self::table(scenario, &IPV4_WORDS);
-        if scenario.present_hosts().has_v6() {
+        if scenario.has_ipv6() {
             out.push_str(&Self::table(scenario, &IPV6_WORDS));
         }
         out
@@ -351,7 +353,7 @@ impl Lab {
             }
         }
         raise_fd_limit(ports.len() as u64 + udp_pairs.len() as u64 + 1024);
-        let ipv6 = scenario.present_hosts().has_v6();
+        let ipv6 = scenario.has_ipv6();
         if !udp_pairs.is_empty() {
             let sockets = in_netns(&self.target_ns, || udp_pairs.iter().map(|&(a, p)| std::net::UdpSocket::bind((a, p))).collect::<io::Result<Vec<_>>>())??;
             self.responder = Some(super::responder::Responder::start(sockets)?);
@@ -565,5 +567,29 @@ mod tests {
         assert!(r.contains("elements = { 80, 81, 82 }"), "{r}");
         assert!(r.contains("elements = { 198.19.1.3/32 }"), "{r}");
         assert_eq!(r.matches("numgen random mod 1000 < 20 drop").count(), 2, "{r}");
+        assert!(!r.contains("table ip6"), "an IPv4-only lab has no ip6 table: {r}");
+    }
+
+    /// IPv6 targets of which no rule names one (every IPv6 host absent)
+    /// still get the `ip6` table (and, in `build_network`, the route and
+    /// the blackhole that keep absent addresses silent).
+    #[test]
+    fn ipv6_targets_that_are_all_absent_still_get_ipv6() {
+        let s = Scenario::parse(
+            r#"
+            [scan]
+            targets = ["198.19.1.0/30", "2001:2:0:1::/126"]
+            ports = "1-100"
+            [[hosts]]
+            addresses = "198.19.1.0/31"
+            open = "80"
+            "#,
+            "t",
+            "t",
+        )
+        .unwrap();
+        assert!(!s.present_hosts().has_v6());
+        assert!(s.has_ipv6());
+        assert!(Lab::ruleset(&s).contains("table ip6 psw6"), "{}", Lab::ruleset(&s));
     }
 }

@@ -391,6 +391,14 @@ impl Scenario {
         HostSet::from_ranges(self.rules.iter().flat_map(|r| r.hosts.ranges().iter().copied()).collect())
     }
 
+    /// Whether the lab needs IPv6 at all: some target or some host is
+    /// IPv6. Targets count even when no rule names them (absent hosts), so
+    /// that the scanner still has its IPv6 route and the target namespace
+    /// its blackhole and `ip6` table, and absent addresses stay silent.
+    pub fn has_ipv6(&self) -> bool {
+        self.present_hosts().has_v6() || self.targets.iter().any(|t| t.contains(':'))
+    }
+
     /// Addresses that exist but answer nothing.
     pub fn dead_hosts(&self) -> HostSet {
         HostSet::from_ranges(self.rules.iter().filter(|r| r.dead).flat_map(|r| r.hosts.ranges().iter().copied()).collect())

@@ -162,7 +162,8 @@ impl AuditMetrics {
         // Every cause from the start, at 0: `increase()` sees a series's
         // first failure only if the series existed before it.
         for cause in ERROR_CAUSES {
-            errors.get_or_create(&CauseLabels { cause: cause.to_string() });
+            // Creating the series is the point; the read guard is not needed.
+            drop(errors.get_or_create(&CauseLabels { cause: cause.to_string() }));
         }
         for (cause, n) in &state.errors {
             errors.get_or_create(&CauseLabels { cause: cause.clone() }).inc_by(*n);

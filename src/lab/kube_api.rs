@@ -59,28 +59,15 @@ const NOT_FOUND: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"sta
 /// A CA and a leaf for `addr` signed by it: the server config and the CA's
 /// PEM for clients.
 fn tls(addr: SocketAddr) -> io::Result<(Arc<rustls::ServerConfig>, String)> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    use rcgen::{CertificateParams, DnType, KeyPair, SanType};
     let e = |e: rcgen::Error| io::Error::other(e.to_string());
-    let ca_key = KeyPair::generate().map_err(e)?;
-    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
-    ca.distinguished_name.push(DnType::CommonName, "kubernetes");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).map_err(e)?;
-    let ca_pem = ca_cert.pem();
-    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let (issuer, ca_pem) = super::replay::test_ca("kubernetes")?;
     let key = KeyPair::generate().map_err(e)?;
     let mut leaf = CertificateParams::new(vec!["kubernetes.default.svc".to_string()]).map_err(e)?;
     leaf.subject_alt_names.push(SanType::IpAddress(addr.ip()));
     leaf.distinguished_name.push(DnType::CommonName, "kube-apiserver");
     let cert = leaf.signed_by(&key, &issuer).map_err(e)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
-        .map_err(io::Error::other)?;
-    Ok((Arc::new(config), ca_pem))
+    Ok((super::replay::server_config(&cert, &key)?, ca_pem))
 }
 
 /// Serves `answers` on `listener` to clients presenting `token`, until

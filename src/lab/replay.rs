@@ -64,7 +64,7 @@ impl Drop for ReplayServer {
 }
 
 fn tls_config(shape: CertShape, addr: SocketAddr) -> io::Result<Arc<rustls::ServerConfig>> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    use rcgen::{CertificateParams, DnType, KeyPair, SanType};
     let e = |e: rcgen::Error| io::Error::other(e.to_string());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let key = KeyPair::generate().map_err(e)?;
@@ -81,15 +81,29 @@ fn tls_config(shape: CertShape, addr: SocketAddr) -> io::Result<Arc<rustls::Serv
                 CertShape::SignedBy(ca) => (ca.to_string(), format!("replay-{}", addr.ip())),
                 _ => (format!("localhost-ca@{now}"), format!("localhost@{now}")),
             };
-            let ca_key = KeyPair::generate().map_err(e)?;
-            let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
-            ca.distinguished_name.push(DnType::CommonName, ca_cn);
-            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            let issuer = rcgen::Issuer::new(ca, ca_key);
+            let (issuer, _) = test_ca(&ca_cn)?;
             leaf.distinguished_name.push(DnType::CommonName, leaf_cn);
             leaf.signed_by(&key, &issuer).map_err(e)?
         }
     };
+    server_config(&cert, &key)
+}
+
+/// A throw-away CA named `cn`: its issuer, to sign leaves with, and its
+/// certificate's PEM, for clients that should trust it.
+pub(crate) fn test_ca(cn: &str) -> io::Result<(rcgen::Issuer<'static, rcgen::KeyPair>, String)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let e = |e: rcgen::Error| io::Error::other(e.to_string());
+    let ca_key = KeyPair::generate().map_err(e)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+    ca.distinguished_name.push(DnType::CommonName, cn);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let pem = ca.self_signed(&ca_key).map_err(e)?.pem();
+    Ok((rcgen::Issuer::new(ca, ca_key), pem))
+}
+
+/// A rustls server config presenting `cert` with `key`, no client auth.
+pub(crate) fn server_config(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> io::Result<Arc<rustls::ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -8,14 +8,15 @@
 //! packet and resolves the next hop (ARP or neighbour discovery) exactly
 //! as for any other traffic, and `sendmmsg` moves a whole batch, or each
 //! run of one family in a mixed batch, per syscall. Replies arrive on one
-//! `AF_PACKET`/`SOCK_DGRAM` socket bound to every protocol (IP packets of
-//! both families from every interface, link header stripped) behind a
-//! classic BPF filter that passes only TCP and UDP to our source-port
-//! range and destination-unreachable errors (ICMP and ICMPv6), read from a
-//! `TPACKET_V3` ring shared with the kernel (`super::ring`: one wakeup per
-//! block of replies, no copy syscall). Outgoing packets are
-//! ignored (`PACKET_IGNORE_OUTGOING`), so our own SYNs and the kernel's RSTs
-//! never reach user space.
+//! `AF_PACKET`/`SOCK_DGRAM` socket bound to every protocol (frames of
+//! every kind from every interface, link header stripped) behind a
+//! classic BPF filter that passes only IPv4 and IPv6 frames (the frame's
+//! protocol and the header's version agreeing) carrying TCP and UDP to
+//! our source-port range or destination-unreachable errors (ICMP and
+//! ICMPv6), read from a `TPACKET_V3` ring shared with the kernel
+//! (`super::ring`: one wakeup per block of replies, no copy syscall).
+//! Outgoing packets are ignored (`PACKET_IGNORE_OUTGOING`), so our own
+//! SYNs and the kernel's RSTs never reach user space.
 //!
 //! Both kinds of socket need CAP_NET_RAW to be opened and nothing after:
 //! `try_clone` hands a scan duplicates of sockets opened earlier, before
@@ -271,11 +272,19 @@ pub struct PacketReceiver {
 /// destination-unreachable errors (ICMP type 3, ICMPv6 type 1), of either
 /// IP version, truncated to RX_SLOT bytes; drop the rest in the kernel
 /// (ARP, neighbour discovery, router advertisements, our own traffic).
-/// Unicast IPv6 packets whose first next-header is an extension header
-/// are accepted whole (rare; user space parses past the extensions);
-/// multicast ones (MLD reports carry a hop-by-hop header) are not. Offsets
-/// are relative to the IP header (SOCK_DGRAM).
+///
+/// The socket is bound to every protocol, so the first test is the frame's
+/// own: its protocol (`ld #proto`, the kernel's `skb->protocol`, which a
+/// receiving veth or Ethernet driver takes from the EtherType) must be
+/// ETH_P_IP with version 4 in the first byte, or ETH_P_IPV6 with version
+/// 6. The version nibble alone would read an ARP packet, a VLAN tag or an
+/// IPv4 header claiming version 6 as whichever family its first byte
+/// names. Unicast IPv6 packets whose first next-header is an extension
+/// header are accepted whole (rare; user space parses past the
+/// extensions); multicast ones (MLD reports carry a hop-by-hop header)
+/// are not. Packet offsets are relative to the IP header (SOCK_DGRAM).
 pub fn reply_filter() -> Vec<libc::sock_filter> {
+    const LD_ABS: u16 = 0x20;
     const LDB_ABS: u16 = 0x30;
     const LDH_ABS: u16 = 0x28;
     const LDX_MSH: u16 = 0xb1;
@@ -285,42 +294,48 @@ pub fn reply_filter() -> Vec<libc::sock_filter> {
     const JEQ: u16 = 0x15;
     const JGE: u16 = 0x35;
     const RET: u16 = 0x06;
-    const ACCEPT: usize = 29;
-    const DROP: usize = 30;
+    const FRAME_PROTOCOL: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_PROTOCOL) as u32;
+    const ACCEPT: usize = 34;
+    const DROP: usize = 35;
     // (code, jump-if-true target, jump-if-false target, k): targets are
     // absolute instruction numbers, turned into BPF's relative offsets below.
-    let prog: [(u16, usize, usize, u32); 31] = [
-        (LDB_ABS, 0, 0, 0),                 // 0: A = version, IHL
-        (AND, 0, 0, 0xf0),                  // 1: A = version << 4
-        (JEQ, 3, 13, 0x40),                 // 2: IPv4? -> 3 : 13
-        (LDB_ABS, 0, 0, 9),                 // 3: A = protocol
-        (JEQ, 6, 5, 6),                     // 4: tcp?
-        (JEQ, 6, 9, 17),                    // 5: udp?
-        (LDX_MSH, 0, 0, 0),                 // 6: X = header length
-        (LDH_IND, 0, 0, 2),                 // 7: A = destination port
-        (JGE, ACCEPT, DROP, SPORT_BASE as u32), // 8: ours?
-        (JEQ, 10, DROP, 1),                 // 9: icmp?
-        (LDX_MSH, 0, 0, 0),                 // 10: X = header length
-        (LDB_IND, 0, 0, 0),                 // 11: A = icmp type
-        (JEQ, ACCEPT, DROP, 3),             // 12: unreachable?
-        (JEQ, 14, DROP, 0x60),              // 13: IPv6? (A = version << 4)
-        (LDB_ABS, 0, 0, 6),                 // 14: A = next header
-        (JEQ, 17, 16, 6),                   // 15: tcp?
-        (JEQ, 17, 19, 17),                  // 16: udp?
-        (LDH_ABS, 0, 0, 42),                // 17: A = destination port
-        (JGE, ACCEPT, DROP, SPORT_BASE as u32), // 18: ours?
-        (JEQ, 20, 22, 58),                  // 19: icmpv6?
-        (LDB_ABS, 0, 0, 40),                // 20: A = icmpv6 type
-        (JEQ, ACCEPT, DROP, 1),             // 21: unreachable?
-        (LDB_ABS, 0, 0, 24),                // 22: A = first byte of the destination
-        (JEQ, DROP, 24, 0xff),              // 23: multicast (MLD reports)? drop
-        (LDB_ABS, 0, 0, 6),                 // 24: A = next header
-        (JEQ, ACCEPT, 26, 0),               // 25: hop-by-hop options
-        (JEQ, ACCEPT, 27, 43),              // 26: routing
-        (JEQ, ACCEPT, 28, 44),              // 27: fragment
-        (JEQ, ACCEPT, DROP, 60),            // 28: destination options
-        (RET, 0, 0, RX_SLOT as u32),        // 29: accept
-        (RET, 0, 0, 0),                     // 30: drop
+    let prog: [(u16, usize, usize, u32); 36] = [
+        (LD_ABS, 0, 0, FRAME_PROTOCOL),     // 0: A = the frame's protocol (host order)
+        (JEQ, 2, 5, libc::ETH_P_IP as u32), // 1: an IPv4 frame? -> 2 : 5
+        (LDB_ABS, 0, 0, 0),                 // 2: A = version, IHL
+        (AND, 0, 0, 0xf0),                  // 3: A = version << 4
+        (JEQ, 9, DROP, 0x40),               // 4: version 4 too?
+        (JEQ, 6, DROP, libc::ETH_P_IPV6 as u32), // 5: an IPv6 frame?
+        (LDB_ABS, 0, 0, 0),                 // 6: A = version, traffic class
+        (AND, 0, 0, 0xf0),                  // 7: A = version << 4
+        (JEQ, 19, DROP, 0x60),              // 8: version 6 too?
+        (LDB_ABS, 0, 0, 9),                 // 9: IPv4. A = protocol
+        (JEQ, 12, 11, 6),                   // 10: tcp?
+        (JEQ, 12, 15, 17),                  // 11: udp?
+        (LDX_MSH, 0, 0, 0),                 // 12: X = header length
+        (LDH_IND, 0, 0, 2),                 // 13: A = destination port
+        (JGE, ACCEPT, DROP, SPORT_BASE as u32), // 14: ours?
+        (JEQ, 16, DROP, 1),                 // 15: icmp?
+        (LDX_MSH, 0, 0, 0),                 // 16: X = header length
+        (LDB_IND, 0, 0, 0),                 // 17: A = icmp type
+        (JEQ, ACCEPT, DROP, 3),             // 18: unreachable?
+        (LDB_ABS, 0, 0, 6),                 // 19: IPv6. A = next header
+        (JEQ, 22, 21, 6),                   // 20: tcp?
+        (JEQ, 22, 24, 17),                  // 21: udp?
+        (LDH_ABS, 0, 0, 42),                // 22: A = destination port
+        (JGE, ACCEPT, DROP, SPORT_BASE as u32), // 23: ours?
+        (JEQ, 25, 27, 58),                  // 24: icmpv6?
+        (LDB_ABS, 0, 0, 40),                // 25: A = icmpv6 type
+        (JEQ, ACCEPT, DROP, 1),             // 26: unreachable?
+        (LDB_ABS, 0, 0, 24),                // 27: A = first byte of the destination
+        (JEQ, DROP, 29, 0xff),              // 28: multicast (MLD reports)? drop
+        (LDB_ABS, 0, 0, 6),                 // 29: A = next header
+        (JEQ, ACCEPT, 31, 0),               // 30: hop-by-hop options
+        (JEQ, ACCEPT, 32, 43),              // 31: routing
+        (JEQ, ACCEPT, 33, 44),              // 32: fragment
+        (JEQ, ACCEPT, DROP, 60),            // 33: destination options
+        (RET, 0, 0, RX_SLOT as u32),        // 34: accept
+        (RET, 0, 0, 0),                     // 35: drop
     ];
     let relative = |at: usize, target: usize| if target == 0 { 0 } else { (target - at - 1) as u8 };
     prog.iter()

@@ -11,11 +11,28 @@
 //! kernel's semantics: a load past the end of the packet ends the program
 //! with 0 (drop), and the returned value is how many bytes to keep. Any
 //! other instruction is refused (`None`) rather than guessed.
+//!
+//! Besides the packet's bytes the program reads one thing: the frame's
+//! protocol (the ancillary load `ld #proto`, the kernel's `skb->protocol`
+//! in host order). It is not in the bytes a `SOCK_DGRAM` socket sees: the
+//! receiving driver takes it from the link header (a veth or Ethernet
+//! device from the EtherType its peer wrote: `eth_type_trans`), so the
+//! caller says what the frame's link header carried.
+
+/// The frame protocol of an IPv4 packet (`ETH_P_IP`, the EtherType).
+pub const FRAME_IPV4: u16 = libc::ETH_P_IP as u16;
+/// The frame protocol of an IPv6 packet (`ETH_P_IPV6`).
+pub const FRAME_IPV6: u16 = libc::ETH_P_IPV6 as u16;
+
+/// `k` of the ancillary load of the frame's protocol.
+const FRAME_PROTOCOL: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_PROTOCOL) as u32;
 
 /// Runs `prog` over `packet` (starting at the IP header, as a `SOCK_DGRAM`
-/// packet socket sees it): `Some(bytes to keep)`, 0 meaning dropped; `None`
-/// when the program uses an instruction this interpreter does not know.
-pub fn run(prog: &[libc::sock_filter], packet: &[u8]) -> Option<u32> {
+/// packet socket sees it) that came in a frame of `protocol` (an EtherType:
+/// [`FRAME_IPV4`], [`FRAME_IPV6`], ARP's 0x0806 …): `Some(bytes to keep)`,
+/// 0 meaning dropped; `None` when the program uses an instruction this
+/// interpreter does not know.
+pub fn run(prog: &[libc::sock_filter], protocol: u16, packet: &[u8]) -> Option<u32> {
     let (mut a, mut x) = (0u32, 0u32);
     let mut pc = 0usize;
     let byte = |at: u64| packet.get(usize::try_from(at).ok()?).copied().map(u32::from);
@@ -25,6 +42,9 @@ pub fn run(prog: &[libc::sock_filter], packet: &[u8]) -> Option<u32> {
         let k = ins.k;
         pc += 1;
         match ins.code {
+            // A word load at an ancillary offset; a word of the packet
+            // itself is never loaded by the program, so not interpreted.
+            0x20 if k == FRAME_PROTOCOL => a = u32::from(protocol),
             0x30 => match byte(k as u64) {
                 Some(v) => a = v,
                 None => return Some(0),
@@ -55,9 +75,10 @@ pub fn run(prog: &[libc::sock_filter], packet: &[u8]) -> Option<u32> {
     None
 }
 
-/// Whether the scanner's receive filter passes `packet` to the engine.
-pub fn passes(packet: &[u8]) -> bool {
-    run(&crate::io::raw::reply_filter(), packet).is_some_and(|keep| keep > 0)
+/// Whether the scanner's receive filter passes `packet`, come in a frame
+/// of `protocol`, to the engine.
+pub fn passes(protocol: u16, packet: &[u8]) -> bool {
+    run(&crate::io::raw::reply_filter(), protocol, packet).is_some_and(|keep| keep > 0)
 }
 
 #[cfg(test)]
@@ -71,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_reply_filter_as_the_kernel_runs_it() {
-        let keep = |p: &[u8]| run(&crate::io::raw::reply_filter(), p);
+        let keep = |p: &[u8]| run(&crate::io::raw::reply_filter(), FRAME_IPV4, p);
         // TCP and UDP to our source ports: kept, 256 bytes at most.
         assert_eq!(keep(&tcp_packet(T, S, 443, 49152, 1, 2, 0x12)), Some(crate::io::RX_SLOT as u32));
         assert_eq!(keep(&tcp_packet(T, S, 443, 65535, 1, 2, 0x04)), Some(256));
@@ -107,8 +128,10 @@ mod tests {
         gre[9] = 47;
         assert_eq!(keep(&gre), Some(0));
         // An instruction it does not know is refused, not guessed.
-        assert_eq!(run(&[libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 }], &[0; 64]), None);
-        assert_eq!(run(&[], &[0; 64]), None);
+        assert_eq!(run(&[libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 }], FRAME_IPV4, &[0; 64]), None);
+        let pkttype = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
+        assert_eq!(run(&[libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: pkttype }], FRAME_IPV4, &[0; 64]), None);
+        assert_eq!(run(&[], FRAME_IPV4, &[0; 64]), None);
     }
 
     /// An IPv6 packet: header (next header `next`, to `dst`) and `body`.
@@ -121,7 +144,7 @@ mod tests {
 
     #[test]
     fn the_reply_filter_admits_ipv6_replies_and_nothing_else() {
-        let keep = |p: &[u8]| run(&crate::io::raw::reply_filter(), p);
+        let keep = |p: &[u8]| run(&crate::io::raw::reply_filter(), FRAME_IPV6, p);
         let me = "2001:2::1";
         let tcp = |dport: u16| {
             let mut t = [0u8; 20];
@@ -154,13 +177,53 @@ mod tests {
             assert_eq!(keep(&full[..n]), Some(0), "cut to {n}");
         }
         assert_eq!(keep(&v6(me, 58, &[])), Some(0));
-        // Neither version 4 nor 6 (ARP as a packet socket bound to every
-        // protocol sees it: hardware type 1): dropped.
-        let mut arp = vec![0u8, 1, 8, 0, 6, 4, 0, 1];
-        arp.extend_from_slice(&[0; 20]);
-        assert_eq!(keep(&arp), Some(0));
+        // Neither version 4 nor 6 in an IPv6 frame: dropped.
         let mut v5 = full.clone();
         v5[0] = 0x50;
         assert_eq!(keep(&v5), Some(0));
+    }
+
+    /// The socket is bound to every protocol: the frame's protocol (what
+    /// its link header said) and the header's version must agree, and
+    /// anything else (ARP, a VLAN tag the device left in place) is dropped
+    /// whatever its first byte reads as.
+    #[test]
+    fn the_frame_protocol_and_the_ip_version_must_agree() {
+        let keep = |protocol: u16, p: &[u8]| run(&crate::io::raw::reply_filter(), protocol, p);
+        let reply4 = tcp_packet(T, S, 443, 50000, 1, 2, 0x12);
+        let mut tcp = [0u8; 20];
+        tcp[0..2].copy_from_slice(&443u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&50000u16.to_be_bytes());
+        tcp[12] = 0x50;
+        let reply6 = v6("2001:2::1", 6, &tcp);
+        const ARP: u16 = libc::ETH_P_ARP as u16;
+        const VLAN: u16 = libc::ETH_P_8021Q as u16;
+        // Replies of either family in frames that say so: admitted.
+        assert_eq!(keep(FRAME_IPV4, &reply4), Some(256));
+        assert_eq!(keep(FRAME_IPV6, &reply6), Some(256));
+        // The same bytes in a frame of another protocol: dropped.
+        for protocol in [FRAME_IPV6, ARP, VLAN, 0] {
+            assert_eq!(keep(protocol, &reply4), Some(0), "IPv4 reply in a frame of protocol {protocol:#06x}");
+        }
+        for protocol in [FRAME_IPV4, ARP, VLAN, 0] {
+            assert_eq!(keep(protocol, &reply6), Some(0), "IPv6 reply in a frame of protocol {protocol:#06x}");
+        }
+        // An IPv4 frame whose header says version 6 (the flood's
+        // `not-ipv4`: read as IPv6 it would start with a hop-by-hop header,
+        // IPv4's flags byte 0, and pass), an IPv6 frame whose header says
+        // version 4: dropped.
+        let mut claims_v6 = reply4.clone();
+        claims_v6[0] = 0x65;
+        assert_eq!(keep(FRAME_IPV4, &claims_v6), Some(0));
+        assert_eq!(keep(FRAME_IPV6, &claims_v6), Some(256), "the same bytes pass as IPv6: the frame's protocol decides");
+        let mut claims_v4 = reply6.clone();
+        claims_v4[0] = 0x45;
+        assert_eq!(keep(FRAME_IPV6, &claims_v4), Some(0));
+        // ARP as the socket sees it (hardware type 1, protocol 0x0800).
+        let mut arp = vec![0u8, 1, 8, 0, 6, 4, 0, 1];
+        arp.extend_from_slice(&[0; 20]);
+        for protocol in [ARP, FRAME_IPV4, FRAME_IPV6] {
+            assert_eq!(keep(protocol, &arp), Some(0), "ARP body in a frame of protocol {protocol:#06x}");
+        }
     }
 }

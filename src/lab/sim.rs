@@ -481,13 +481,16 @@ impl ProbeSink for SimSink {
 }
 
 /// The packet socket's end: what its filter (the kernel's program, run by
-/// `super::bpf`) passes, as much of it as the filter keeps.
+/// `super::bpf`) passes, as much of it as the filter keeps. The simulated
+/// network is IPv4: every frame it delivers, answers, strays and a flood's
+/// packets alike, says IPv4 in its link header (as the lab's senders'
+/// frames do, the flood's packet socket included), whatever its bytes say.
 impl ReplySource for SimSource {
     fn recv(&mut self, batch: &mut RxBatch) -> io::Result<()> {
         batch.set_len(0);
         let filter = &self.filter;
         let offer = |batch: &mut RxBatch, p: &[u8]| {
-            let keep = super::bpf::run(filter, p).unwrap_or(0) as usize;
+            let keep = super::bpf::run(filter, super::bpf::FRAME_IPV4, p).unwrap_or(0) as usize;
             if keep > 0 {
                 batch.push(&p[..p.len().min(keep)]);
             }

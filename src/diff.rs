@@ -308,24 +308,10 @@ pub fn render_markdown(d: &Diff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ScanStats;
     use crate::report::{HostReport, PortReport};
 
     fn report(hosts: Vec<HostReport>, ports: &str) -> AnyReport {
-        AnyReport::Scan(Box::new(ScanReport {
-            portsweep: "0".into(),
-            format_version: 1,
-            kind: "scan".into(),
-            started: String::new(),
-            finished: String::new(),
-            complete: true,
-            args: vec![],
-            seed: 0,
-            shard: "1/1".into(),
-            ports: ports.into(),
-            stats: ScanStats::default(),
-            hosts,
-        }))
+        AnyReport::Scan(Box::new(ScanReport::for_test(ports, hosts)))
     }
 
     fn host(last: u8, up: bool, ports: Vec<(u16, State, Reason)>) -> HostReport {

@@ -9,38 +9,22 @@ use std::time::Duration;
 
 use common::*;
 use portsweep::lab::{flood, Lab};
-use portsweep::report::{HostStatus, ScanReport};
+use portsweep::report::ScanReport;
 
 #[test]
 fn reference_lab_265_hosts_by_2797_ports_is_exact() {
-    let _g = lab_lock();
-    let s = scenario("cluster-250");
-    let lab = Lab::build(&s).expect("lab builds");
-    let (report, output) = scan_in_lab(&lab, &s, &["--rate", "max", "--seed", "1"]);
-    assert_eq!(report.hosts.len(), 265);
+    let down = ["198.19.0.13", "198.19.1.250", "198.19.1.251", "198.19.1.252", "198.19.1.253", "198.19.1.254"];
+    let (report, output) = assert_reference_lab_exact("cluster-250", Reference::Clean { down: &down });
     // The report went to a file: one closing line on stderr says what it holds.
     let counts: Vec<String> = report.state_counts().iter().map(|(st, n)| format!("{n} {}", st.as_str())).collect();
     let closing = format!("portsweep: 265 hosts (259 up, 6 down) × 2797 ports: {} in {:.2} s; report written to ", counts.join(", "), report.stats.duration_s);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.lines().any(|l| l.starts_with(&closing) && l.ends_with("scan.json")), "{stderr}");
-    assert_eq!(report.port_list().unwrap().len(), 2797);
-    assert!(report.complete);
-    assert_exact(&s, &report);
-    assert_eq!(report.stats.invalid_replies, 0);
-    let down: Vec<String> = report.hosts.iter().filter(|h| h.status == HostStatus::Down).map(|h| h.address.to_string()).collect();
-    assert_eq!(down, ["198.19.0.13", "198.19.1.250", "198.19.1.251", "198.19.1.252", "198.19.1.253", "198.19.1.254"]);
-    eprintln!("265×2797: {:.2} s, {:.0} probes/s, {} passes", report.stats.duration_s, report.stats.rate_pps, report.stats.passes);
 }
 
 #[test]
 fn two_percent_loss_each_way_is_exact_with_default_retries() {
-    let _g = lab_lock();
-    let s = scenario("cluster-250-loss");
-    assert_eq!(s.loss_percent, 2.0);
-    let lab = Lab::build(&s).expect("lab builds");
-    let (report, _) = scan_in_lab(&lab, &s, &["--rate", "max"]);
-    assert_exact(&s, &report);
-    assert!(report.stats.retransmissions > 0 && report.stats.passes >= 3, "{:?}", report.stats);
+    assert_reference_lab_exact("cluster-250-loss", Reference::TwoPercentLoss);
 }
 
 #[test]

@@ -47,29 +47,13 @@ fn ipv6_tcp_and_udp_small_lab_is_exact_with_hop_limits() {
 
 #[test]
 fn ipv6_reference_lab_265_hosts_by_2797_ports_is_exact() {
-    let _g = lab_lock();
-    let s = scenario("cluster-250-v6");
-    let lab = Lab::build(&s).expect("lab builds");
-    let (report, _) = scan_in_lab(&lab, &s, &["--rate", "max", "--seed", "1"]);
-    assert_eq!(report.hosts.len(), 265);
-    assert_eq!(report.port_list().unwrap().len(), 2797);
-    assert!(report.complete);
-    assert_exact(&s, &report);
-    assert_eq!(report.stats.invalid_replies, 0);
-    let down: Vec<String> = report.hosts.iter().filter(|h| h.status == HostStatus::Down).map(|h| h.address.to_string()).collect();
-    assert_eq!(down, ["2001:2:0:2::d", "2001:2:0:3::fa", "2001:2:0:3::fb", "2001:2:0:3::fc", "2001:2:0:3::fd", "2001:2:0:3::fe"]);
-    eprintln!("IPv6 265×2797: {:.2} s, {:.0} probes/s, {} passes", report.stats.duration_s, report.stats.rate_pps, report.stats.passes);
+    let down = ["2001:2:0:2::d", "2001:2:0:3::fa", "2001:2:0:3::fb", "2001:2:0:3::fc", "2001:2:0:3::fd", "2001:2:0:3::fe"];
+    assert_reference_lab_exact("cluster-250-v6", Reference::Clean { down: &down });
 }
 
 #[test]
 fn ipv6_reference_lab_with_two_percent_loss_each_way_is_exact() {
-    let _g = lab_lock();
-    let s = scenario("cluster-250-v6-loss");
-    assert_eq!(s.loss_percent, 2.0);
-    let lab = Lab::build(&s).expect("lab builds");
-    let (report, _) = scan_in_lab(&lab, &s, &["--rate", "max"]);
-    assert_exact(&s, &report);
-    assert!(report.stats.retransmissions > 0 && report.stats.passes >= 3, "{:?}", report.stats);
+    assert_reference_lab_exact("cluster-250-v6-loss", Reference::TwoPercentLoss);
 }
 
 /// A dual-stack cluster from a kubectl nodes file with two InternalIPs

@@ -11,38 +11,23 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use portsweep::audit::AuditReport;
 use portsweep::lab::verify::finding_keys;
+use portsweep::lab::process::StopOnDrop;
 use portsweep::lab::Lab;
 
 const METRICS: &str = "127.0.0.1:19468";
 const PROMETHEUS: &str = "127.0.0.1:19090";
 
-/// A process started by the test, stopped (SIGTERM, then SIGKILL after 10 s)
-/// by its pid when dropped.
-struct Stopped(Child);
+/// The processes these tests start (the audit loop, Prometheus) get 10 s
+/// to exit on SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(10);
 
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        // SAFETY: kill on the pid of our own child, not yet reaped.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_in(lab: &Lab, args: &[&std::ffi::OsStr], log: &Path) -> Stopped {
+fn start_in(lab: &Lab, args: &[&std::ffi::OsStr], log: &Path) -> StopOnDrop {
     let log = std::fs::File::create(log).unwrap();
     let child = Command::new("ip")
         .args(["netns", "exec", lab.scanner_ns()])
@@ -52,7 +37,7 @@ fn start_in(lab: &Lab, args: &[&std::ffi::OsStr], log: &Path) -> Stopped {
         .stderr(log)
         .spawn()
         .expect("starts");
-    Stopped(child)
+    StopOnDrop::new(child, GRACE)
 }
 
 /// `GET path` on `addr` from inside the scanner namespace: status and body.
@@ -132,13 +117,13 @@ fn a_failed_output_in_a_later_round_is_counted_and_the_metrics_go_on() {
 
     let log = std::fs::File::create(dir.path().join("audit.log")).unwrap();
     let child = audit(&textfile, &["--metrics-addr", &addr.to_string()]).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-    let mut running = Stopped(child);
+    let mut running = StopOnDrop::new(child, GRACE);
     let log = || std::fs::read_to_string(dir.path().join("audit.log")).unwrap_or_default();
     // Until `predicate` holds of the exposition (bounded), the audit alive.
     let mut wait_for = |what: &str, predicate: &dyn Fn(f64, f64) -> bool| -> (f64, f64) {
         let until = Instant::now() + Duration::from_secs(30);
         loop {
-            assert!(running.0.try_wait().unwrap().is_none(), "the audit ended waiting for {what}: {}", log());
+            assert!(running.try_wait().unwrap().is_none(), "the audit ended waiting for {what}: {}", log());
             if let Some(text) = scrape(addr) {
                 let audits = sample(&text, "portsweep_audits_total").unwrap();
                 let output_errors = sample(&text, r#"portsweep_audit_errors_total{cause="output"}"#).unwrap();

@@ -6,11 +6,18 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use portsweep::lab::process::StopOnDrop;
 use portsweep::lab::Lab;
 
 /// `Key:\tvalue` of a /proc status file.
 fn field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':'))).map(str::trim)
+}
+
+/// The scanner processes these tests start get 10 s to exit on SIGTERM
+/// before SIGKILL; a test that fails leaves none running.
+fn guarded(child: std::process::Child) -> StopOnDrop {
+    StopOnDrop::new(child, Duration::from_secs(10))
 }
 
 /// `/proc/<pid>/status` once `pid` is portsweep with its sender and
@@ -40,7 +47,7 @@ fn a_running_scan_holds_no_capability_and_stays_exact() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
     // 64,000 probes at 20,000/s: about 3.2 s of scanning to look at.
-    let mut child = scan_command(&lab, &s, &out, &["--rate", "20000"]).spawn().expect("runs portsweep");
+    let mut child = guarded(scan_command(&lab, &s, &out, &["--rate", "20000"]).spawn().expect("runs portsweep"));
     // `ip netns exec` execs the scanner in place: the child's pid is its
     // pid. Wait (bounded) until it is portsweep with its receive thread
     // running, i.e. past the drop; the drop sets no_new_privs last, before
@@ -85,7 +92,7 @@ fn audit_every_scans_again_on_the_sockets_it_opened_before_dropping_privileges()
     let mut cmd = std::process::Command::new("ip");
     cmd.args(["netns", "exec", lab.scanner_ns(), bin(), "audit", "--inventory"]).arg(&spec.inventory);
     cmd.args(&spec.args).args(["--rate", "max", "--every", "8s", "--format", "json", "--output"]).arg(&out);
-    let mut child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("runs portsweep audit");
+    let mut child = guarded(cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("runs portsweep audit"));
     // Each round replaces the report (temp file + rename: a new inode).
     // A second round could only scan on the first round's sockets: the
     // process has had no CAP_NET_RAW since then.
@@ -107,8 +114,7 @@ fn audit_every_scans_again_on_the_sockets_it_opened_before_dropping_privileges()
         std::thread::sleep(Duration::from_millis(20));
     };
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    drop(child); // stopped: SIGTERM, and reaped
     assert!(status.contains("CapPrm:\t0000000000000000") && status.contains("NoNewPrivs:\t1"), "{status}");
     let report: portsweep::audit::AuditReport = serde_json::from_str(&second).expect("the second report parses");
     assert!(report.scan.complete);
@@ -142,7 +148,7 @@ fn a_non_root_scanner_with_a_file_capability_gives_it_up_too() {
     let mut cmd = std::process::Command::new("ip");
     cmd.args(["netns", "exec", lab.scanner_ns(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&copy).arg("scan");
     cmd.args(&s.targets).args(["-p", &s.ports, "--rate", "20000", "--format", "json", "--output"]).arg(&out);
-    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("runs portsweep as nobody");
+    let mut child = guarded(cmd.stderr(std::process::Stdio::piped()).spawn().expect("runs portsweep as nobody"));
     // `setpriv` execs the scanner in place too.
     let pid = child.id();
     let status = match running_scanner_status(pid) {

@@ -143,20 +143,7 @@ impl Fake {
                 udp_unresolved: Vec::new(),
             })
             .collect();
-        ScanReport {
-            portsweep: "test".to_string(),
-            format_version: crate::report::FORMAT_VERSION,
-            kind: "scan".to_string(),
-            started: "2026-01-01T00:00:00.000Z".to_string(),
-            finished: "2026-01-01T00:00:01.000Z".to_string(),
-            complete: true,
-            args: vec!["portsweep".to_string(), "audit".to_string()],
-            seed: 7,
-            shard: "1/1".to_string(),
-            ports: self.ports.to_spec(),
-            stats: Default::default(),
-            hosts,
-        }
+        ScanReport::for_test(&self.ports.to_spec(), hosts)
     }
 }
 

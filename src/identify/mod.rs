@@ -101,7 +101,7 @@ pub fn identify(targets: &[Target], settings: &Settings) -> Vec<Service> {
                     let found = match t.protocol {
                         Protocol::Tcp => probes::identify_tcp(t.addr, &mut budget),
                         Protocol::Udp if t.addr.port() == 123 => probes::identify_ntp(t.addr, &budget),
-                        Protocol::Udp => Service { name: "unknown".into(), product: None, version: None, confidence: crate::report::Confidence::Guess, evidence: "UDP reply to the sweep's probe".into(), auth: crate::report::Auth::Unknown, tls: None },
+                        Protocol::Udp => Service::unknown("UDP reply to the sweep's probe"),
                     };
                     out.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(found);
                     queue.done(t.addr.ip());
@@ -109,7 +109,7 @@ pub fn identify(targets: &[Target], settings: &Settings) -> Vec<Service> {
             });
         }
     });
-    results.into_iter().map(|r| r.unwrap_or_else(|| Service { name: "unknown".into(), product: None, version: None, confidence: crate::report::Confidence::Guess, evidence: "not identified".into(), auth: crate::report::Auth::Unknown, tls: None })).collect()
+    results.into_iter().map(|r| r.unwrap_or_else(|| Service::unknown("not identified"))).collect()
 }
 
 /// Ports grouped by host, handed out round-robin over hosts with fewer
@@ -121,21 +121,30 @@ struct Queue {
 }
 
 struct QueueState {
-    hosts: Vec<(IpAddr, VecDeque<usize>, usize)>,
+    hosts: Vec<HostQueue>,
+    /// Where the round-robin over `hosts` looks first.
     next: usize,
+    /// Ports not handed out yet, over all hosts.
     left: usize,
+}
+
+/// One host's ports still to identify and how many are in progress.
+struct HostQueue {
+    ip: IpAddr,
+    waiting: VecDeque<usize>,
+    in_progress: usize,
 }
 
 impl Queue {
     fn new(targets: &[Target], per_host: usize) -> Queue {
-        let mut hosts: Vec<(IpAddr, VecDeque<usize>, usize)> = Vec::new();
+        let mut hosts: Vec<HostQueue> = Vec::new();
         let mut index = std::collections::HashMap::new();
         for (i, t) in targets.iter().enumerate() {
             let h = *index.entry(t.addr.ip()).or_insert_with(|| {
-                hosts.push((t.addr.ip(), VecDeque::new(), 0));
+                hosts.push(HostQueue { ip: t.addr.ip(), waiting: VecDeque::new(), in_progress: 0 });
                 hosts.len() - 1
             });
-            hosts[h].1.push_back(i);
+            hosts[h].waiting.push_back(i);
         }
         Queue { state: Mutex::new(QueueState { hosts, next: 0, left: targets.len() }), freed: Condvar::new(), per_host }
     }
@@ -149,9 +158,9 @@ impl Queue {
             let n = s.hosts.len();
             for k in 0..n {
                 let h = (s.next + k) % n;
-                if s.hosts[h].2 < self.per_host {
-                    if let Some(i) = s.hosts[h].1.pop_front() {
-                        s.hosts[h].2 += 1;
+                if s.hosts[h].in_progress < self.per_host {
+                    if let Some(i) = s.hosts[h].waiting.pop_front() {
+                        s.hosts[h].in_progress += 1;
                         s.left -= 1;
                         s.next = (h + 1) % n;
                         return Some(i);
@@ -164,8 +173,8 @@ impl Queue {
 
     fn done(&self, ip: IpAddr) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(h) = s.hosts.iter_mut().find(|h| h.0 == ip) {
-            h.2 -= 1;
+        if let Some(h) = s.hosts.iter_mut().find(|h| h.ip == ip) {
+            h.in_progress -= 1;
         }
         drop(s);
         self.freed.notify_all();

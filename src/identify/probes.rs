@@ -55,6 +55,8 @@ struct Seen {
     evidence: Vec<String>,
 }
 
+/// A named service with no evidence yet: here (and in `Service::unknown("")`)
+/// the evidence is what `Seen` gathered, which `identify_tcp` writes last.
 fn service(name: &str, confidence: Confidence, auth: Auth) -> Service {
     Service { name: name.into(), product: None, version: None, confidence, evidence: String::new(), auth, tls: None }
 }
@@ -95,7 +97,7 @@ pub(crate) fn identify_tcp(addr: SocketAddr, budget: &mut Budget) -> Service {
         }
         Attempt::Failed(e) => {
             seen.evidence.push(format!("connect: {e}"));
-            service("unknown", Confidence::Guess, Auth::Unknown)
+            Service::unknown("")
         }
     };
     found.tls = seen.tls.take();
@@ -119,7 +121,7 @@ fn not_tls(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, what: &str, b
         return http_conversation(addr, budget, seen, false, first_request(addr.port()), None);
     }
     seen.evidence.push(format!("{what}: banner {}", printable(bytes)));
-    let mut s = service("unknown", Confidence::Guess, Auth::Unknown);
+    let mut s = Service::unknown("");
     s.product = String::from_utf8_lossy(bytes).split_whitespace().next().map(|w| clip(w, 40));
     s
 }
@@ -140,12 +142,12 @@ fn after_silence(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, closed:
         Ok((_, End::Closed)) => seen.evidence.push("PING: closed".into()),
         Ok(_) if !closed => {
             seen.evidence.push("PING: silent".into());
-            return service("unknown", Confidence::Guess, Auth::Unknown);
+            return Service::unknown("");
         }
         Ok(_) => seen.evidence.push("PING: silent".into()),
         Err(e) => {
             seen.evidence.push(format!("PING: {e}"));
-            return service("unknown", Confidence::Guess, Auth::Unknown);
+            return Service::unknown("");
         }
     }
     let req = first_request(addr.port());
@@ -161,11 +163,11 @@ fn after_silence(addr: SocketAddr, budget: &mut Budget, seen: &mut Seen, closed:
         }
         Ok((_, end)) => {
             seen.evidence.push(format!("plain HTTP: {}", if end == End::Closed { "closed" } else { "silent" }));
-            service("unknown", Confidence::Guess, Auth::Unknown)
+            Service::unknown("")
         }
         Err(e) => {
             seen.evidence.push(format!("plain HTTP: {e}"));
-            service("unknown", Confidence::Guess, Auth::Unknown)
+            Service::unknown("")
         }
     }
 }
@@ -484,7 +486,7 @@ pub const NTP_CLIENT_REQUEST: [u8; 48] = {
 /// NTP over UDP: one client packet (mode 3) on a connected socket, so only
 /// the asked address can answer; mode, stratum and leap from the reply.
 pub(crate) fn identify_ntp(addr: SocketAddr, budget: &Budget) -> Service {
-    let mut s = service("unknown", Confidence::Guess, Auth::Unknown);
+    let mut s = Service::unknown("");
     let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse().unwrap_or(addr) } else { "[::]:0".parse().unwrap_or(addr) };
     let reply = (|| -> std::io::Result<Vec<u8>> {
         let sock = std::net::UdpSocket::bind(bind)?;

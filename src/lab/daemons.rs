@@ -10,16 +10,19 @@
 //! the ground truth stays the `[[hosts]]` rules, and the lab then leaves
 //! those pairs to the daemon instead of its own listeners.
 //!
-//! Certificates (etcd with TLS, nginx's HTTPS) are made here with rcgen:
-//! a CA named `etcd-ca` for etcd (server certificate for the lab address,
-//! client certificates required), a self-signed one for nginx.
+//! Certificates (etcd with TLS, nginx's HTTPS) are signed here with rcgen
+//! by the replays' throw-away CA (`replay::test_ca`): one named `etcd-ca`
+//! for etcd (server certificate for the lab address, client certificates
+//! required), one named `lab-nginx-ca` for nginx.
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns::{in_netns, LabError};
+use super::process::StopOnDrop;
+use super::replay::test_ca;
 use crate::words::word_enum;
 
 word_enum!(
@@ -86,33 +89,13 @@ pub struct DaemonSpec {
     pub ports: Vec<u16>,
 }
 
-/// A running daemon; dropping it stops it (SIGTERM, then SIGKILL) by pid
-/// and removes its directory.
+/// A running daemon; dropping it stops it (SIGTERM, then SIGKILL after
+/// 5 s) by pid, then removes its directory.
 pub struct Daemon {
     pub spec: DaemonSpec,
-    child: Child,
+    // Declared before `dir`: the daemon stops before its directory goes.
+    child: StopOnDrop,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Reaped already (it exited while starting): its pid may be reused.
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling our own, not yet reaped, child by its pid.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -129,23 +112,19 @@ fn cert_error(e: rcgen::Error) -> LabError {
     LabError::Io(io::Error::other(format!("making a lab certificate: {e}")))
 }
 
-/// A CA named `name` and a server certificate it signs for `address`
-/// (PEM files `ca.pem`, `server.pem`, `server-key.pem` in `dir`).
+/// A CA named `ca_name` (the replays' [`test_ca`]) and a server
+/// certificate it signs for `address`, written as the PEM files the
+/// daemons read: `ca.pem`, `server.pem`, `server-key.pem` in `dir`.
 fn make_certs(dir: &Path, ca_name: &str, address: IpAddr) -> Result<(), LabError> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType};
-    let ca_key = KeyPair::generate().map_err(cert_error)?;
-    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
-    ca.distinguished_name.push(DnType::CommonName, ca_name);
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).map_err(cert_error)?;
-    let issuer = rcgen::Issuer::new(ca, ca_key);
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
+    let (issuer, ca_pem) = test_ca(ca_name)?;
     let key = KeyPair::generate().map_err(cert_error)?;
     let mut server = CertificateParams::new(vec!["localhost".to_string()]).map_err(cert_error)?;
     server.distinguished_name.push(DnType::CommonName, format!("lab-{address}"));
     server.subject_alt_names.push(SanType::IpAddress(address));
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     let cert = server.signed_by(&key, &issuer).map_err(cert_error)?;
-    write(dir, "ca.pem", &ca_cert.pem())?;
+    write(dir, "ca.pem", &ca_pem)?;
     write(dir, "server.pem", &cert.pem())?;
     write(dir, "server-key.pem", &key.serialize_pem())?;
     Ok(())
@@ -252,7 +231,7 @@ pub fn start(ns: &str, spec: &DaemonSpec) -> Result<Daemon, LabError> {
         .stderr(log)
         .spawn()
         .map_err(|e| LabError::Command { command: format!("ip netns exec {ns} {program}"), stderr: e.to_string() })?;
-    let mut daemon = Daemon { spec: spec.clone(), child, dir };
+    let mut daemon = Daemon { spec: spec.clone(), child: StopOnDrop::new(child, Duration::from_secs(5)), dir };
     daemon.wait_ready(ns, SocketAddr::new(spec.address, port(0)))?;
     Ok(daemon)
 }

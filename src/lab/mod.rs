@@ -15,7 +15,9 @@
 //! `bench` scores other scanners' output, `bench_record` holds a benchmark
 //! run (JSON and Markdown) and `gates` checks one against limits or a
 //! saved baseline. `kube_api` replays recorded Kubernetes API list
-//! responses (no apiserver can be installed here).
+//! responses (no apiserver can be installed here). `daemons` runs real
+//! Debian daemons in a lab, and `process` stops by pid, on drop, every
+//! process a lab or a test starts.
 pub mod bench;
 pub mod bench_record;
 pub mod bpf;
@@ -25,6 +27,7 @@ pub mod flood;
 pub mod gates;
 pub mod kube_api;
 pub mod netns;
+pub mod process;
 pub mod replay;
 pub mod responder;
 pub mod scenario;

@@ -135,18 +135,12 @@ mod tests {
     fn shard(i: u64, n: u64, seed: u64) -> (String, ScanReport) {
         let host = HostReport { address: "198.19.1.1".parse().unwrap(), name: Some("w-1.lab.test".into()), status: HostStatus::Up, default_state: State::Closed, default_reason: Reason::Rst, ports: vec![], udp_unresolved: vec![] };
         let r = ScanReport {
-            portsweep: "0".into(),
-            format_version: 1,
-            kind: "scan".into(),
             started: format!("t{i}"),
             finished: format!("t{i}"),
-            complete: true,
-            args: vec![],
             seed,
             shard: format!("{i}/{n}"),
-            ports: "T:1-10".into(),
             stats: ScanStats { probes_sent: 5, ..Default::default() },
-            hosts: vec![host],
+            ..ScanReport::for_test("T:1-10", vec![host])
         };
         (format!("s{i}.json"), r)
     }

@@ -71,6 +71,12 @@ pub struct Service {
 }
 
 impl Service {
+    /// A port that answered but named nothing: `unknown`, a guess, its
+    /// authentication unknown, with what was seen.
+    pub fn unknown(evidence: impl Into<String>) -> Service {
+        Service { name: "unknown".into(), product: None, version: None, confidence: Confidence::Guess, evidence: evidence.into(), auth: Auth::Unknown, tls: None }
+    }
+
     /// `etcd 3.4.23 (certain, auth none)`: the service in words, for tables.
     pub fn label(&self) -> String {
         let mut s = self.name.clone();

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 use portsweep::lab::{verify::verify, Lab, Scenario};
-use portsweep::report::ScanReport;
+use portsweep::report::{HostStatus, ScanReport};
 
 /// Lab tests take both cores and time-sensitive resources: one at a time.
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -58,6 +58,42 @@ pub fn scan_in_lab(lab: &Lab, s: &Scenario, extra: &[&str]) -> (ScanReport, Outp
 pub fn assert_exact(s: &Scenario, report: &ScanReport) {
     let v = verify(s, report, true);
     assert!(v.is_exact(), "{}", v.summary(20));
+}
+
+/// What a scan of a reference lab (`cluster-250*`: 265 hosts × 2797
+/// ports, either family) must show besides exact states.
+pub enum Reference<'a> {
+    /// No loss, `--seed 1`: no invalid reply, and exactly these hosts down
+    /// (the scenario's dead and unused addresses, in report order).
+    Clean { down: &'a [&'a str] },
+    /// The scenario's 2 % loss each way: exact thanks to retransmissions.
+    TwoPercentLoss,
+}
+
+/// Builds the reference lab `name`, scans it at `--rate max` and asserts
+/// every (host, port) exact against the scenario's ground truth, plus
+/// what `expect` says; returns the report and the scanner's output.
+pub fn assert_reference_lab_exact(name: &str, expect: Reference) -> (ScanReport, Output) {
+    let _g = lab_lock();
+    let s = scenario(name);
+    let lossy = matches!(expect, Reference::TwoPercentLoss);
+    assert_eq!(s.loss_percent, if lossy { 2.0 } else { 0.0 }, "{name}'s loss");
+    let lab = Lab::build(&s).expect("lab builds");
+    let (report, output) = scan_in_lab(&lab, &s, if lossy { &["--rate", "max"] } else { &["--rate", "max", "--seed", "1"] });
+    assert_exact(&s, &report);
+    match expect {
+        Reference::Clean { down } => {
+            assert_eq!(report.hosts.len(), 265);
+            assert_eq!(report.port_list().unwrap().len(), 2797);
+            assert!(report.complete);
+            assert_eq!(report.stats.invalid_replies, 0);
+            let seen: Vec<String> = report.hosts.iter().filter(|h| h.status == HostStatus::Down).map(|h| h.address.to_string()).collect();
+            assert_eq!(seen, down);
+        }
+        Reference::TwoPercentLoss => assert!(report.stats.retransmissions > 0 && report.stats.passes >= 3, "{:?}", report.stats),
+    }
+    eprintln!("{name} 265×2797: {:.2} s, {:.0} probes/s, {} passes", report.stats.duration_s, report.stats.rate_pps, report.stats.passes);
+    (report, output)
 }
 
 /// The recorded API answers of fixtures/kube: nodes in two pages (the

@@ -69,14 +69,16 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
             }
             Err((failure, cause)) => failed(failure, cause)?,
         }
-        if let Some(l) = listener.take() {
-            let addr = l.local_addr().map_err(|e| Failure::runtime(anyhow!("--metrics-addr: {e}")))?;
-            _server = Some(l.serve(metrics.clone()).map_err(|e| Failure::runtime(anyhow!("--metrics-addr {addr}: {e}")))?);
-        }
         if let Some(path) = &args.textfile {
             if let Err(e) = portsweep::metrics::write_textfile(path, &metrics.exposition()) {
                 failed(Failure::runtime(anyhow!("--textfile {}: {e}", path.display())), "output")?;
             }
+        }
+        // Served once the first round's outputs, the textfile included, are
+        // written: whoever scrapes the first audit finds its files too.
+        if let Some(l) = listener.take() {
+            let addr = l.local_addr().map_err(|e| Failure::runtime(anyhow!("--metrics-addr: {e}")))?;
+            _server = Some(l.serve(metrics.clone()).map_err(|e| Failure::runtime(anyhow!("--metrics-addr {addr}: {e}")))?);
         }
         // `--every`: audit again until stopped (the DaemonSet's mode).
         let Some(every) = args.every else { return Ok(code) };

@@ -150,19 +150,7 @@ fn mixed_family_shards_merge_resume_and_diff_exactly() {
     assert_eq!(out.status.code(), Some(1));
     let d: portsweep::diff::Diff = serde_json::from_slice(&out.stdout).unwrap();
     // Ground truth: every pair whose state differs between the scenarios.
-    let (o1, o2) = (s.oracle(), s2.oracle());
-    let hosts = portsweep::space::HostSet::parse(&s.targets, &[]).unwrap();
-    let ports = portsweep::space::PortList::parse(&s.ports, portsweep::space::Protocol::Tcp).unwrap();
-    let mut expected = Vec::new();
-    for a in hosts.iter() {
-        for &(proto, port) in ports.as_slice() {
-            let (t1, t2) = (o1.truth(a, proto, port), o2.truth(a, proto, port));
-            if t1.state != t2.state {
-                expected.push((a, port, t1.state.to_string(), t2.state.to_string()));
-            }
-        }
-    }
-    let got: Vec<_> = d.ports.iter().map(|p| (p.address, p.port, p.before.state.as_str().to_string(), p.after.state.as_str().to_string())).collect();
-    assert_eq!(got, expected);
+    let expected = truth_changes(&s, &s2);
+    assert_eq!(diff_changes(&d), expected);
     assert_eq!(expected.len(), 4, "{expected:?}");
 }

@@ -1,6 +1,7 @@
 //! Helpers for tests that build namespace labs and run the real binary.
 #![allow(dead_code)]
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
@@ -94,6 +95,32 @@ pub fn assert_reference_lab_exact(name: &str, expect: Reference) -> (ScanReport,
     }
     eprintln!("{name} 265×2797: {:.2} s, {:.0} probes/s, {} passes", report.stats.duration_s, report.stats.rate_pps, report.stats.passes);
     (report, output)
+}
+
+/// Every pair whose ground-truth state differs between the scenarios
+/// `before` and `after`, over `before`'s targets and ports as `lab::truth`
+/// reads them (not the scanner's parsers), in a diff's order (hosts
+/// ascending, TCP before UDP, ports ascending): address, port, state
+/// before, state after.
+pub fn truth_changes(before: &Scenario, after: &Scenario) -> Vec<(IpAddr, u16, String, String)> {
+    let (o1, o2) = (before.oracle(), after.oracle());
+    let pairs = before.expected().expect("the scenario's targets and ports read");
+    let mut changes = Vec::new();
+    for &a in &pairs.hosts {
+        for &(proto, port) in &pairs.ports {
+            let (t1, t2) = (o1.truth(a, proto, port), o2.truth(a, proto, port));
+            if t1.state != t2.state {
+                changes.push((a, port, t1.state.to_string(), t2.state.to_string()));
+            }
+        }
+    }
+    changes
+}
+
+/// The port rows of a `portsweep diff --format json`, in the shape of
+/// [`truth_changes`].
+pub fn diff_changes(d: &portsweep::diff::Diff) -> Vec<(IpAddr, u16, String, String)> {
+    d.ports.iter().map(|p| (p.address, p.port, p.before.state.as_str().to_string(), p.after.state.as_str().to_string())).collect()
 }
 
 /// The recorded API answers of fixtures/kube: nodes in two pages (the

@@ -14,10 +14,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
+
+use super::replay::{accept_loop, AcceptLoop};
 
 /// One recorded answer: a request target (`/api/v1/nodes?limit=500`), its
 /// status and JSON body.
@@ -40,17 +39,7 @@ pub struct RecordedApi {
     ca_pem: String,
     token: String,
     requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for RecordedApi {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _accepting: AcceptLoop,
 }
 
 const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
@@ -75,24 +64,12 @@ fn tls(addr: SocketAddr) -> io::Result<(Arc<rustls::ServerConfig>, String)> {
 pub fn serve(listener: TcpListener, token: &str, answers: Vec<Recorded>) -> io::Result<RecordedApi> {
     let addr = listener.local_addr()?;
     let (config, ca_pem) = tls(addr)?;
-    listener.set_nonblocking(true)?;
-    let stop = Arc::new(AtomicBool::new(false));
     let requests = Arc::new(Mutex::new(Vec::new()));
-    let (flag, log, want) = (stop.clone(), requests.clone(), format!("Bearer {token}"));
-    let thread = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    let _ = s.set_nonblocking(false);
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
-                    let _ = answer(s, config.clone(), &want, &answers, &log);
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(2)),
-            }
-        }
-    });
-    Ok(RecordedApi { addr, ca_pem, token: token.to_string(), requests, stop, thread: Some(thread) })
+    let (log, want) = (requests.clone(), format!("Bearer {token}"));
+    let accepting = accept_loop(listener, move |s| {
+        let _ = answer(s, config.clone(), &want, &answers, &log);
+    })?;
+    Ok(RecordedApi { addr, ca_pem, token: token.to_string(), requests, _accepting: accepting })
 }
 
 fn answer(sock: TcpStream, config: Arc<rustls::ServerConfig>, want: &str, answers: &[Recorded], log: &Mutex<Vec<String>>) -> io::Result<()> {

@@ -50,17 +50,46 @@ pub struct Replay {
 /// A running replay; dropping it stops it.
 pub struct ReplayServer {
     pub addr: SocketAddr,
+    _accepting: AcceptLoop,
+}
+
+/// One thread accepting on a listener and handling one connection at a
+/// time (each with 2 s read and write deadlines); dropping it stops the
+/// loop and joins the thread. The replays and the recorded API server
+/// share it.
+pub(crate) struct AcceptLoop {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Drop for ReplayServer {
+impl Drop for AcceptLoop {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
+}
+
+/// Starts the loop: `handle` gets every accepted connection, blocking.
+pub(crate) fn accept_loop(listener: TcpListener, handle: impl Fn(TcpStream) + Send + 'static) -> io::Result<AcceptLoop> {
+    listener.set_nonblocking(true)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+                    handle(s);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+    });
+    Ok(AcceptLoop { stop, thread: Some(thread) })
 }
 
 fn tls_config(shape: CertShape, addr: SocketAddr) -> io::Result<Arc<rustls::ServerConfig>> {
@@ -118,23 +147,10 @@ pub(crate) fn server_config(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> 
 pub fn serve(listener: TcpListener, replay: Replay) -> io::Result<ReplayServer> {
     let addr = listener.local_addr()?;
     let tls = replay.tls.map(|shape| tls_config(shape, addr)).transpose()?;
-    listener.set_nonblocking(true)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    let _ = s.set_nonblocking(false);
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
-                    let _ = answer(s, &replay, tls.clone());
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(2)),
-            }
-        }
-    });
-    Ok(ReplayServer { addr, stop, thread: Some(thread) })
+    let accepting = accept_loop(listener, move |s| {
+        let _ = answer(s, &replay, tls.clone());
+    })?;
+    Ok(ReplayServer { addr, _accepting: accepting })
 }
 
 fn answer(sock: TcpStream, replay: &Replay, tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<()> {

@@ -37,7 +37,7 @@ fn forged_replies_are_counted_and_change_nothing() {
     // 64,000 probes at 20,000/s (3.2 s): the injection, from 0.5 s to
     // 2.5 s, falls wholly inside the scan, so every forged packet reaches
     // a running receiver and must be counted, none more.
-    let mut child = scan_command(&lab, &s, &out, &["--rate", "20000"]).spawn().expect("runs portsweep");
+    let mut child = spawn_guarded(&mut scan_command(&lab, &s, &out, &["--rate", "20000"]));
     std::thread::sleep(Duration::from_millis(500));
     let injected = lab.inject_strays(&s, s.strays, Duration::from_secs(2)).join().expect("injector thread").expect("injector sends");
     assert!(child.wait().expect("scan ends").success());
@@ -61,7 +61,7 @@ fn a_flood_of_malformed_and_forged_packets_changes_nothing_and_is_counted() {
     // namespace at the highest rate one thread sends, runs from 0.5 s for
     // at most 1.5 s: wholly inside the scan.
     let spawned = std::time::Instant::now();
-    let mut child = scan_command(&lab, &s, &out, &["--rate", "20000"]).spawn().expect("runs portsweep");
+    let mut child = spawn_guarded(&mut scan_command(&lab, &s, &out, &["--rate", "20000"]));
     std::thread::sleep(Duration::from_millis(500));
     let record = lab.flood(deck, 4_000_000, Duration::from_millis(1500)).expect("flood starts").join().expect("flood thread").expect("flood sends");
     let flood_end = spawned.elapsed().as_secs_f64();
@@ -117,7 +117,7 @@ fn interrupted_scan_writes_a_partial_report() {
     let lab = Lab::build(&s).expect("lab builds");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("partial.json");
-    let mut child = scan_command(&lab, &s, &out, &["--rate", "50000"]).spawn().unwrap();
+    let mut child = spawn_guarded(&mut scan_command(&lab, &s, &out, &["--rate", "50000"]));
     std::thread::sleep(Duration::from_millis(1500));
     // `ip netns exec` execs the scanner in place: the child's pid is its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -225,7 +225,7 @@ fn three_concurrent_shards_merge_into_the_single_run_report() {
     let children: Vec<_> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| scan_command(&lab, &s, f, &["--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1)]).spawn().expect("starts a shard"))
+        .map(|(i, f)| spawn_guarded(&mut scan_command(&lab, &s, f, &["--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1)])))
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
@@ -259,7 +259,7 @@ fn sigint_at_a_random_point_then_resume_gives_the_exact_result() {
     let args = |extra: &[&str]| scan_command(&lab, &s, &out, &[&["--rate", "100000", "--seed", "9"], extra].concat());
     // A random point of the ~7.5 s first pass (the clock's nanoseconds).
     let ms = 500 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 5000;
-    let mut child = args(&[]).spawn().unwrap();
+    let mut child = spawn_guarded(&mut args(&[]));
     std::thread::sleep(Duration::from_millis(ms));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(130), "interrupted at {ms} ms");
@@ -294,7 +294,7 @@ fn a_second_ctrl_c_exits_at_once_and_the_periodic_checkpoint_resumes() {
     let out = dir.path().join("scan.json");
     let args = |extra: &[&str]| scan_command(&lab, &s, &out, &[&["--rate", "40000", "--seed", "3"], extra].concat());
     // ~18.5 s of first pass; a checkpoint is refreshed every 10 s.
-    let mut child = args(&[]).spawn().unwrap();
+    let mut child = spawn_guarded(&mut args(&[]));
     std::thread::sleep(Duration::from_millis(11_500));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

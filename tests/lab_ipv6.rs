@@ -106,7 +106,7 @@ fn mixed_family_shards_merge_resume_and_diff_exactly() {
         let children: Vec<_> = files
             .iter()
             .enumerate()
-            .map(|(i, f)| scan_command(&lab, &s, f, &["--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1)]).spawn().expect("starts a shard"))
+            .map(|(i, f)| spawn_guarded(&mut scan_command(&lab, &s, f, &["--rate", "max", "--seed", "42", "--shard", &format!("{}/3", i + 1)])))
             .collect();
         for mut c in children {
             assert!(c.wait().unwrap().success());
@@ -130,7 +130,7 @@ fn mixed_family_shards_merge_resume_and_diff_exactly() {
         let out = dir.path().join("resumed.json");
         let args = |extra: &[&str]| scan_command(&lab, &s, &out, &[&["--rate", "20000", "--seed", "9"], extra].concat());
         let ms = 300 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 6000;
-        let mut child = args(&[]).spawn().unwrap();
+        let mut child = spawn_guarded(&mut args(&[]));
         std::thread::sleep(Duration::from_millis(ms));
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
         assert_eq!(child.wait().unwrap().code(), Some(130), "interrupted at {ms} ms");

@@ -277,7 +277,8 @@ pub struct PacketReceiver {
 /// own: its protocol (`ld #proto`, the kernel's `skb->protocol`, which a
 /// receiving veth or Ethernet driver takes from the EtherType) must be
 /// ETH_P_IP with version 4 in the first byte, or ETH_P_IPV6 with version
-/// 6. The version nibble alone would read an ARP packet, a VLAN tag or an
+/// 6. The version nibble alone would read an ARP packet, a VLAN tag the
+/// kernel left in place (QinQ's inner one; 802.1Q is stripped first) or an
 /// IPv4 header claiming version 6 as whichever family its first byte
 /// names. Unicast IPv6 packets whose first next-header is an extension
 /// header are accepted whole (rare; user space parses past the
@@ -337,7 +338,12 @@ pub fn reply_filter() -> Vec<libc::sock_filter> {
         (RET, 0, 0, RX_SLOT as u32),        // 34: accept
         (RET, 0, 0, 0),                     // 35: drop
     ];
-    let relative = |at: usize, target: usize| if target == 0 { 0 } else { (target - at - 1) as u8 };
+    // Classic BPF jumps only forward, by at most 255: a target that breaks
+    // this is a mistake in the table above, caught by every test that
+    // builds the filter.
+    let relative = |at: usize, target: usize| -> u8 {
+        target.checked_sub(at + 1).and_then(|offset| u8::try_from(offset).ok()).expect("reply filter: every jump goes forward by at most 255")
+    };
     prog.iter()
         .enumerate()
         .map(|(at, &(code, jt, jf, k))| {

@@ -34,7 +34,7 @@ word_enum!(
         EtcdTls => "etcd-tls",
         /// nginx: HTTP on the given ports (default 80).
         Nginx => "nginx",
-        /// nginx: HTTPS with a self-signed certificate (default 443).
+        /// nginx: HTTPS with a certificate signed by the lab CA `lab-nginx-ca` (default 443).
         NginxTls => "nginx-tls",
         /// haproxy: an HTTP frontend with no server behind it (default 6443).
         Haproxy => "haproxy",

@@ -47,20 +47,22 @@ impl DerefMut for StopOnDrop {
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         let Some(child) = self.child.as_mut() else { return };
-        // Reaped already (it exited, and was waited for): its pid may have
-        // been reused by now, so it is not signalled.
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
+        // Reaped already (it exited, and was waited for), or not ours to
+        // wait for any more (an error: ECHILD when something else reaped
+        // it): its pid may have been reused by now, so it is not signalled.
+        match child.try_wait() {
+            Ok(None) => {}
+            Ok(Some(_)) | Err(_) => return,
         }
         // SAFETY: signalling our own child by its pid; it is not reaped yet,
         // so the pid is still its own.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let until = Instant::now() + self.grace;
         while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
+            match child.try_wait() {
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Ok(Some(_)) | Err(_) => return,
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
         let _ = child.wait();

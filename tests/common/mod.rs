@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
+use portsweep::lab::process::StopOnDrop;
 use portsweep::lab::{verify::verify, Lab, Scenario};
 use portsweep::report::{HostStatus, ScanReport};
 
@@ -42,6 +43,12 @@ pub fn scan_command(lab: &Lab, s: &Scenario, out: &Path, extra: &[&str]) -> Comm
 }
 
 /// Reads a JSON scan report.
+/// Starts `cmd` (a scanner in the lab) guarded: a failing assertion stops
+/// it by pid instead of leaving it running in a torn-down namespace.
+pub fn spawn_guarded(cmd: &mut Command) -> StopOnDrop {
+    StopOnDrop::new(cmd.spawn().expect("starts portsweep"), std::time::Duration::from_secs(10))
+}
+
 pub fn read_report(path: &Path) -> ScanReport {
     serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is valid JSON")
 }
